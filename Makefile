@@ -1,0 +1,39 @@
+# ptaudit: every target creates .venv with the pinned dependencies on first use.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+CLAIMS ?= data/sample/claims.csv
+TIMELOGS ?= data/sample/timelogs.csv
+OUT ?= out
+DB ?= $(OUT)/ptaudit.duckdb
+CONFIG ?=
+CONFIG_ARG := $(if $(CONFIG),--config $(CONFIG),)
+
+.PHONY: venv audit test lint sample clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --requirement requirements.lock
+	touch $(STAMP)
+
+audit: $(STAMP)
+	$(PY) -m pipeline audit --claims $(CLAIMS) --timelogs $(TIMELOGS) --out $(OUT) --db $(DB) $(CONFIG_ARG)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# Rebuild the bundled sample exports and their planted-problem key from the generator.
+sample: $(STAMP)
+	$(PY) -m bench.synth --profile sample --out data/sample
+
+clean:
+	rm -rf $(OUT) .pytest_cache .ruff_cache

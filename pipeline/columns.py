@@ -1,0 +1,54 @@
+"""The canonical input columns of the data contract (see DESIGN.md, "Inputs")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class InputKind:
+    name: str
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.required + self.optional
+
+
+MODIFIER_COLUMNS = ("modifier_1", "modifier_2", "modifier_3", "modifier_4")
+
+CLAIMS = InputKind(
+    name="claims",
+    required=(
+        "claim_id",
+        "line_number",
+        "patient_id",
+        "payer",
+        "rendering_npi",
+        "service_date",
+        "cpt_code",
+        "units",
+    ),
+    optional=(
+        "claim_frequency",
+        "modifiers",
+        "charge",
+        "diagnosis_codes",
+        "place_of_service",
+    ),
+)
+
+TIMELOGS = InputKind(
+    name="timelogs",
+    required=(
+        "patient_id",
+        "provider_npi",
+        "provider_role",
+        "service_date",
+        "cpt_code",
+        "start_time",
+        "end_time",
+    ),
+    optional=("session_id", "note_type"),
+)

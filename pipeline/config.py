@@ -1,0 +1,101 @@
+"""Run configuration: the bundled defaults, overlaid with the user's TOML file."""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import UsageError
+
+DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
+UNIT_METHODS = ("cms_total_time", "ama_per_code")
+
+
+@dataclass(frozen=True)
+class PayerProfile:
+    name: str
+    payers: tuple[str, ...]
+    unit_method: str
+
+    def matches(self, payer: str) -> bool:
+        return any(fnmatch.fnmatchcase(payer.upper(), p.upper()) for p in self.payers)
+
+
+@dataclass(frozen=True)
+class Config:
+    payer_profiles: tuple[PayerProfile, ...]
+    columns: dict[str, str]
+    params: dict[str, Any]
+    rules: dict[str, dict[str, Any]]
+    report: dict[str, Any]
+    store: dict[str, Any]
+    source: str
+
+    def profile_for(self, payer: str) -> PayerProfile | None:
+        return next((p for p in self.payer_profiles if p.matches(payer)), None)
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read the defaults and, when given, the user's file laid over them."""
+    raw = _read_toml(DEFAULTS_PATH)
+    if path is not None:
+        user = _read_toml(path)
+        # Profiles are an ordered list where order decides matching: a user's list
+        # replaces the default list whole instead of being merged into it.
+        raw = _merge(raw, user)
+    return _build(raw, source=str(path) if path else "bundled defaults")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: configuration file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _build(raw: dict[str, Any], source: str) -> Config:
+    profiles = tuple(_profile(entry, source) for entry in raw.get("payer_profiles", []))
+    if not profiles:
+        raise UsageError(f"{source}: at least one [[payer_profiles]] entry is needed")
+    columns = raw.get("columns", {})
+    if not all(isinstance(v, str) for v in columns.values()):
+        raise UsageError(f"{source}: [columns] maps an export header to a canonical column name")
+    return Config(
+        payer_profiles=profiles,
+        columns=dict(columns),
+        params=dict(raw.get("params", {})),
+        rules={rule_id: dict(v) for rule_id, v in raw.get("rules", {}).items()},
+        report=dict(raw.get("report", {})),
+        store=dict(raw.get("store", {})),
+        source=source,
+    )
+
+
+def _profile(entry: dict[str, Any], source: str) -> PayerProfile:
+    name = entry.get("name")
+    payers = entry.get("payers")
+    method = entry.get("unit_method")
+    if not name or not payers or not isinstance(payers, list):
+        raise UsageError(f"{source}: each [[payer_profiles]] needs a name and a list of payers")
+    if method not in UNIT_METHODS:
+        raise UsageError(
+            f"{source}: payer profile {name!r}: unit_method must be one of "
+            f"{', '.join(UNIT_METHODS)}, not {method!r}"
+        )
+    return PayerProfile(name=name, payers=tuple(payers), unit_method=method)

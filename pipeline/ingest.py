@@ -1,0 +1,149 @@
+"""Ingest: read claim and time-log exports into polars frames with canonical columns.
+
+Every value is read as text. Types are decided by validation, so that one bad value
+rejects one row with a reason instead of failing the whole file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from pipeline.columns import MODIFIER_COLUMNS, InputKind
+from pipeline.errors import UsageError
+
+PARQUET_MAGIC = b"PAR1"
+ROW_NUMBER = "row_number"
+SOURCE_FILE = "source_file"
+
+
+@dataclass(frozen=True)
+class RawInput:
+    """One export file: its canonical text columns plus where each row came from."""
+
+    path: Path
+    kind: InputKind
+    checksum: str
+    frame: pl.LazyFrame
+
+
+def read_inputs(paths: list[Path], kind: InputKind, mapping: dict[str, str]) -> list[RawInput]:
+    return [read_input(path, kind, mapping) for path in paths]
+
+
+def read_input(path: Path, kind: InputKind, mapping: dict[str, str]) -> RawInput:
+    checksum = _checksum(path)
+    frame = _scan(path)
+    frame = _canonical_columns(frame, path, kind, mapping)
+    frame = frame.with_row_index(ROW_NUMBER, offset=1).with_columns(
+        pl.lit(str(path)).alias(SOURCE_FILE)
+    )
+    return RawInput(path=path, kind=kind, checksum=checksum, frame=frame)
+
+
+def _checksum(path: Path) -> str:
+    if not path.is_file():
+        raise UsageError(f"{path}: file not found")
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        head = fh.read(1 << 20)
+        if not head:
+            raise UsageError(f"{path}: the file is empty")
+        while head:
+            digest.update(head)
+            head = fh.read(1 << 20)
+    return digest.hexdigest()
+
+
+def _scan(path: Path) -> pl.LazyFrame:
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    if head.startswith(PARQUET_MAGIC):
+        return _scan_parquet(path)
+    if b"\x00" in head:
+        raise UsageError(f"{path}: not a CSV or Parquet file")
+    return _scan_csv(path)
+
+
+def _scan_csv(path: Path) -> pl.LazyFrame:
+    try:
+        # infer_schema=False reads every column as text; the header is checked eagerly
+        # here so a broken file fails now, with its name, not deep inside a later stage.
+        frame = pl.scan_csv(path, infer_schema=False, encoding="utf8-lossy")
+        frame.collect_schema()
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+        raise UsageError(f"{path}: cannot be read as CSV: {_first_line(exc)}") from None
+    return frame
+
+
+def _scan_parquet(path: Path) -> pl.LazyFrame:
+    try:
+        frame = pl.scan_parquet(path)
+        schema = frame.collect_schema()
+    except (pl.exceptions.ComputeError, OSError) as exc:
+        raise UsageError(f"{path}: cannot be read as Parquet: {_first_line(exc)}") from None
+    return frame.select(_as_text(name, dtype) for name, dtype in schema.items())
+
+
+def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
+    """Typed Parquet columns become the same text a CSV export would hold."""
+    column = pl.col(name)
+    if dtype == pl.Date:
+        return column.dt.strftime("%Y-%m-%d")
+    if isinstance(dtype, pl.Datetime):
+        return column.dt.strftime("%Y-%m-%d %H:%M:%S")
+    return column.cast(pl.String)
+
+
+def _canonical_columns(
+    frame: pl.LazyFrame, path: Path, kind: InputKind, mapping: dict[str, str]
+) -> pl.LazyFrame:
+    headers = frame.collect_schema().names()
+    renames = {h: _canonical_name(h, mapping) for h in headers}
+    canonical = list(renames.values())
+    duplicated = sorted({c for c in canonical if canonical.count(c) > 1})
+    if duplicated:
+        raise UsageError(f"{path}: more than one column maps to {', '.join(duplicated)}")
+    frame = frame.rename(renames)
+
+    present = set(canonical)
+    if "modifiers" in kind.optional and present & set(MODIFIER_COLUMNS):
+        frame = _combine_modifiers(frame, present)
+        present = (present - set(MODIFIER_COLUMNS)) | {"modifiers"}
+
+    missing = [c for c in kind.required if c not in present]
+    if missing:
+        raise UsageError(
+            f"{path}: required column {', '.join(missing)} is missing "
+            f"({kind.name} export; columns found: {', '.join(headers)})"
+        )
+    return frame.select(
+        _clean_text(c) if c in present else pl.lit(None, pl.String).alias(c)
+        for c in kind.columns
+    )
+
+
+def _canonical_name(header: str, mapping: dict[str, str]) -> str:
+    stripped = header.strip().lstrip("\ufeff")
+    return mapping.get(stripped, stripped.lower())
+
+
+def _combine_modifiers(frame: pl.LazyFrame, present: set[str]) -> pl.LazyFrame:
+    parts = [c for c in ("modifiers", *MODIFIER_COLUMNS) if c in present]
+    joined = pl.concat_str([_clean_text(c) for c in parts], separator=",", ignore_nulls=True)
+    return frame.with_columns(
+        pl.when(joined == "").then(None).otherwise(joined).alias("modifiers")
+    )
+
+
+def _clean_text(column: str) -> pl.Expr:
+    """Trimmed text, with an empty cell read as a missing value."""
+    value = pl.col(column).str.strip_chars()
+    return pl.when(value == "").then(None).otherwise(value).alias(column)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

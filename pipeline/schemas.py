@@ -1,0 +1,198 @@
+"""Declared schemas of the two inputs, as pandera (polars backend) schemas.
+
+The schemas validate the text that ingest read, so every kind of bad value becomes a
+failure case on its own row and column. The parsers here are also what turns accepted
+text into typed values, so a value that passed validation always converts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandera.polars as pa
+import polars as pl
+from pandera.api.polars.types import PolarsData
+
+DATE_FORMAT = "%Y-%m-%d"
+TIMESTAMP_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M")
+CPT_PATTERN = r"^(\d{4}[0-9FTU]|[A-Z]\d{4})$"
+MODIFIERS_PATTERN = r"^[A-Z0-9]{2}([ ,]+[A-Z0-9]{2}){0,3}$"
+ICD10_CODE = r"[A-Z]\d[0-9A-Z](\.?[0-9A-Z]{1,4})?"
+ROLES = ("PT", "PTA", "OT", "OTA", "SLP")
+FREQUENCIES = ("1", "7", "8")
+
+
+
+def parse_date(expr: pl.Expr) -> pl.Expr:
+    return expr.str.strptime(pl.Date, DATE_FORMAT, strict=False)
+
+
+def parse_timestamp(expr: pl.Expr) -> pl.Expr:
+    return pl.coalesce(
+        expr.str.strptime(pl.Datetime("us"), fmt, strict=False) for fmt in TIMESTAMP_FORMATS
+    )
+
+
+def parse_int(expr: pl.Expr) -> pl.Expr:
+    return expr.str.to_integer(strict=False)
+
+
+def parse_decimal(expr: pl.Expr) -> pl.Expr:
+    return expr.cast(pl.Float64, strict=False)
+
+
+def _column_check(test: Callable[[pl.Expr], pl.Expr], error: str) -> pa.Check:
+    """A vectorised check on one column; a missing value is left to `nullable`."""
+
+    def run(data: PolarsData) -> pl.LazyFrame:
+        value = pl.col(data.key)
+        return data.lazyframe.select(value.is_null() | test(value).fill_null(False))
+
+    return pa.Check(run, error=error)
+
+
+def _frame_check(column: str, test: pl.Expr, error: str) -> pa.Check:
+    """A check across columns, reported against `column` (kept as the check's name)."""
+    return pa.Check(
+        lambda data: data.lazyframe.select(test.fill_null(True)), name=column, error=error
+    )
+
+
+def frame_check_columns(schema: pa.DataFrameSchema) -> dict[str, str]:
+    """Failure cases name a frame-level check by its error text: map that to its column."""
+    return {check.error: check.name for check in schema.checks}
+
+
+def _npi_check_digit_ok(value: pl.Expr) -> pl.Expr:
+    """NPI check digit: Luhn over the prefix 80840 and the first nine digits.
+
+    The prefix contributes a constant 24 to the Luhn sum (CMS, "Requirements for
+    NPI check digit"), so only the NPI's own digits are summed here.
+    """
+    digit = [value.str.slice(i, 1).cast(pl.Int32, strict=False) for i in range(10)]
+    doubled = [pl.when(d * 2 > 9).then(d * 2 - 9).otherwise(d * 2) for d in digit[0:9:2]]
+    total = 24 + pl.sum_horizontal(*doubled, *digit[1:9:2])
+    expected = (10 - total % 10) % 10
+    return ~value.str.contains(r"^\d{10}$") | (expected == digit[9])
+
+
+def _text(*checks: pa.Check, required: bool = True) -> pa.Column:
+    return pa.Column(pl.String, checks=list(checks), nullable=not required)
+
+
+NPI_CHECKS = (
+    _column_check(lambda v: v.str.contains(r"^\d{10}$"), "NPI must be exactly 10 digits"),
+    _column_check(_npi_check_digit_ok, "NPI check digit is wrong (fails the Luhn check)"),
+)
+DATE_CHECK = _column_check(
+    lambda v: parse_date(v).is_not_null(), "not a real calendar date in YYYY-MM-DD form"
+)
+TIMESTAMP_CHECK = _column_check(
+    lambda v: parse_timestamp(v).is_not_null(),
+    "not a real date and time in 'YYYY-MM-DD HH:MM[:SS]' form",
+)
+CPT_CHECK = _column_check(
+    lambda v: v.str.contains(CPT_PATTERN),
+    "not a CPT/HCPCS code (five characters: 97110, G0283)",
+)
+
+
+def _whole_number_between(low: int, high: int, what: str) -> pa.Check:
+    return _column_check(
+        lambda v: parse_int(v).is_between(low, high),
+        f"{what} must be a whole number from {low} to {high}",
+    )
+
+
+CLAIMS_SCHEMA = pa.DataFrameSchema(
+    name="claims",
+    columns={
+        "claim_id": _text(),
+        "line_number": _text(_whole_number_between(1, 999, "line number")),
+        "claim_frequency": _text(
+            _column_check(
+                lambda v: v.is_in(FREQUENCIES),
+                "claim frequency must be 1 (original), 7 (replacement) or 8 (void)",
+            ),
+            required=False,
+        ),
+        "patient_id": _text(),
+        "payer": _text(),
+        "rendering_npi": _text(*NPI_CHECKS),
+        "service_date": _text(DATE_CHECK),
+        "cpt_code": _text(CPT_CHECK),
+        "modifiers": _text(
+            _column_check(
+                lambda v: v.str.contains(MODIFIERS_PATTERN),
+                "modifiers must be up to four 2-character codes separated by ',' or spaces",
+            ),
+            required=False,
+        ),
+        "units": _text(_whole_number_between(1, 99, "units")),
+        "charge": _text(
+            _column_check(
+                lambda v: v.str.contains(r"^\d+(\.\d+)?$"),
+                "charge must be a non-negative amount like 125.00",
+            ),
+            required=False,
+        ),
+        "diagnosis_codes": _text(
+            _column_check(
+                lambda v: v.str.contains(rf"^{ICD10_CODE}([ ,]+{ICD10_CODE})*$"),
+                "diagnosis codes must be ICD-10-CM codes separated by ','",
+            ),
+            required=False,
+        ),
+        "place_of_service": _text(
+            _column_check(lambda v: v.str.contains(r"^\d{2}$"), "place of service is 2 digits"),
+            required=False,
+        ),
+    },
+    checks=[
+        _frame_check(
+            "line_number",
+            pl.struct(
+                "claim_id", pl.col("claim_frequency").fill_null("1"), "line_number"
+            ).is_first_distinct(),
+            "duplicate of an earlier row with the same claim_id, claim_frequency and line_number",
+        ),
+    ],
+)
+
+TIMELOGS_SCHEMA = pa.DataFrameSchema(
+    name="timelogs",
+    columns={
+        "patient_id": _text(),
+        "provider_npi": _text(*NPI_CHECKS),
+        "provider_role": _text(
+            _column_check(
+                lambda v: v.is_in(ROLES), f"provider role must be one of {', '.join(ROLES)}"
+            )
+        ),
+        "service_date": _text(DATE_CHECK),
+        "cpt_code": _text(CPT_CHECK),
+        "start_time": _text(TIMESTAMP_CHECK),
+        "end_time": _text(TIMESTAMP_CHECK),
+        "session_id": _text(required=False),
+        "note_type": _text(required=False),
+    },
+    checks=[
+        _frame_check(
+            "end_time",
+            parse_timestamp(pl.col("end_time")) > parse_timestamp(pl.col("start_time")),
+            "end_time must be after start_time",
+        ),
+        _frame_check(
+            "start_time",
+            parse_timestamp(pl.col("start_time")).dt.date() == parse_date(pl.col("service_date")),
+            "start_time is not on the service_date",
+        ),
+        _frame_check(
+            "start_time",
+            pl.struct(
+                "patient_id", "provider_npi", "cpt_code", "start_time", "end_time"
+            ).is_first_distinct(),
+            "duplicate of an earlier segment (same patient, provider, code, start and end)",
+        ),
+    ],
+)

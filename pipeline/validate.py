@@ -1,0 +1,158 @@
+"""Validate: check each export against its declared schema and set bad rows aside.
+
+A row with any failing value is rejected whole, with one reject record per failing
+column and reason; every other row goes on, typed. Nothing is dropped silently:
+rows read = rows accepted + rows rejected, for every file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandera.polars as pa
+import polars as pl
+
+from pipeline.columns import CLAIMS, MODIFIER_COLUMNS, TIMELOGS, InputKind
+from pipeline.ingest import ROW_NUMBER, SOURCE_FILE, RawInput
+from pipeline.schemas import (
+    CLAIMS_SCHEMA,
+    TIMELOGS_SCHEMA,
+    frame_check_columns,
+    parse_date,
+    parse_decimal,
+    parse_int,
+    parse_timestamp,
+)
+
+REJECT_COLUMNS = {
+    "source_file": pl.String,
+    "row_number": pl.Int64,
+    "column": pl.String,
+    "value": pl.String,
+    "reason": pl.String,
+}
+MISSING_REASON = "required value is missing"
+UPPERCASE = ("cpt_code", "modifiers", "provider_role", "diagnosis_codes")
+
+
+@dataclass(frozen=True)
+class Validated:
+    source: RawInput
+    rows_read: int
+    accepted: pl.DataFrame
+    rejects: pl.DataFrame
+
+    @property
+    def rows_rejected(self) -> int:
+        return self.rows_read - self.accepted.height
+
+
+def validate(raw: RawInput) -> Validated:
+    schema = CLAIMS_SCHEMA if raw.kind is CLAIMS else TIMELOGS_SCHEMA
+    frame = _normalised(raw.frame, raw.kind).collect()
+    failures = _failures(schema, frame)
+    rejected_rows = failures.get_column("index").unique()
+    accepted = frame.filter(~pl.int_range(pl.len()).is_in(rejected_rows.implode()))
+    typed = _typed_claims(accepted) if raw.kind is CLAIMS else _typed_timelogs(accepted)
+    result = Validated(
+        source=raw,
+        rows_read=frame.height,
+        accepted=typed,
+        rejects=_reject_records(frame, failures),
+    )
+    assert result.rows_read == typed.height + rejected_rows.len(), "rows lost in validation"
+    return result
+
+
+def _normalised(frame: pl.LazyFrame, kind: InputKind) -> pl.LazyFrame:
+    """Codes are compared upper-case; exports differ only in how they type them."""
+    return frame.with_columns(pl.col(c).str.to_uppercase() for c in UPPERCASE if c in kind.columns)
+
+
+def _failures(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> pl.DataFrame:
+    """Failure cases as (index, column, reason), one per failing row and column."""
+    empty = pl.DataFrame(schema={"index": pl.Int64, "column": pl.String, "reason": pl.String})
+    try:
+        schema.validate(frame, lazy=True)
+        return empty
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+    if cases.get_column("index").null_count():
+        # A schema-level failure (not tied to a row) means ingest handed over a frame
+        # of the wrong shape: a fault of the program, not of the export.
+        raise RuntimeError(f"schema failure not tied to a row: {cases.filter(pl.col('index').is_null())}")
+    return cases.select(
+        pl.col("index").cast(pl.Int64),
+        pl.when(pl.col("schema_context") == "DataFrameSchema")
+        .then(pl.col("check").replace_strict(frame_check_columns(schema), default=None))
+        .otherwise(pl.col("column"))
+        .alias("column"),
+        pl.when(pl.col("check") == "not_nullable")
+        .then(pl.lit(MISSING_REASON))
+        .otherwise(pl.col("check"))
+        .alias("reason"),
+    ).unique(maintain_order=True)
+
+
+def _reject_records(frame: pl.DataFrame, failures: pl.DataFrame) -> pl.DataFrame:
+    if failures.is_empty():
+        return pl.DataFrame(schema=REJECT_COLUMNS)
+    values = (
+        frame.with_row_index("index")
+        .with_columns(pl.col("index").cast(pl.Int64))
+        .join(failures.select("index").unique(), on="index")
+        .unpivot(index=["index", SOURCE_FILE, ROW_NUMBER], variable_name="column")
+    )
+    return (
+        failures.join(values, on=["index", "column"], how="left")
+        .select(
+            pl.col(SOURCE_FILE).alias("source_file"),
+            pl.col(ROW_NUMBER).cast(pl.Int64).alias("row_number"),
+            "column",
+            "value",
+            "reason",
+        )
+        .sort("row_number", "column")
+    )
+
+
+def _typed_claims(frame: pl.DataFrame) -> pl.DataFrame:
+    # "GP 59" and "GP,59" both become ["GP", "59"].
+    modifier_list = pl.col("modifiers").str.replace_all(r"[ ,]+", ",").str.split(",")
+    return frame.select(
+        "claim_id",
+        parse_int(pl.col("line_number")).cast(pl.Int32).alias("line_number"),
+        pl.col("claim_frequency").fill_null("1"),
+        "patient_id",
+        "payer",
+        "rendering_npi",
+        parse_date(pl.col("service_date")).alias("service_date"),
+        "cpt_code",
+        modifier_list.list.join(",").alias("modifiers"),
+        *(modifier_list.list.get(i, null_on_oob=True).alias(c) for i, c in enumerate(MODIFIER_COLUMNS)),
+        parse_int(pl.col("units")).cast(pl.Int32).alias("units"),
+        parse_decimal(pl.col("charge")).alias("charge"),
+        pl.col("diagnosis_codes").str.replace_all(r"[ ,]+", ","),
+        "place_of_service",
+        SOURCE_FILE,
+        pl.col(ROW_NUMBER).cast(pl.Int64),
+    )
+
+
+def _typed_timelogs(frame: pl.DataFrame) -> pl.DataFrame:
+    start = parse_timestamp(pl.col("start_time"))
+    end = parse_timestamp(pl.col("end_time"))
+    return frame.select(
+        "patient_id",
+        "provider_npi",
+        "provider_role",
+        parse_date(pl.col("service_date")).alias("service_date"),
+        "cpt_code",
+        start.alias("start_time"),
+        end.alias("end_time"),
+        (end - start).dt.total_seconds().cast(pl.Int64).alias("duration_seconds"),
+        "session_id",
+        "note_type",
+        SOURCE_FILE,
+        pl.col(ROW_NUMBER).cast(pl.Int64),
+    )
