@@ -1,0 +1,94 @@
+"""The rule catalog (rules/catalog.toml) with the run's configuration laid over it."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import Config
+from pipeline.errors import UsageError
+
+RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+SEVERITIES = ("high", "medium", "low")
+PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    severity: str
+    citation: str
+    description: str
+    sql: str
+    requires: tuple[str, ...]
+    payer_profiles: tuple[str, ...]
+    params: dict[str, Any]
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class Catalog:
+    version: str
+    checksum: str
+    params: dict[str, Any]
+    rules: tuple[Rule, ...]
+
+
+def load_catalog(config: Config, rules_dir: Path = RULES_DIR) -> Catalog:
+    path = rules_dir / "catalog.toml"
+    raw = tomllib.loads(path.read_text())
+    entries = raw.get("rule", [])
+    known = {entry["id"] for entry in entries}
+    unknown = sorted(set(config.rules) - known)
+    if unknown:
+        raise UsageError(f"{config.source}: [rules] names unknown rule ids: {', '.join(unknown)}")
+    shared = {**raw.get("params", {}), **config.params}
+    rules = tuple(_rule(entry, rules_dir, shared, config) for entry in entries)
+    return Catalog(
+        version=raw["version"], checksum=_tree_checksum(rules_dir), params=shared, rules=rules
+    )
+
+
+def bind(sql: str, params: dict[str, Any], where: str) -> dict[str, Any]:
+    """The parameters a SQL text uses ($name), each of which must be configured."""
+    names = set(PARAMETER.findall(sql))
+    missing = sorted(names - set(params))
+    if missing:
+        raise UsageError(f"{where}: parameter {', '.join(missing)} is not configured")
+    return {name: params[name] for name in names}
+
+
+def _rule(entry: dict[str, Any], rules_dir: Path, shared: dict[str, Any], config: Config) -> Rule:
+    override = config.rules.get(entry["id"], {})
+    severity = override.get("severity", entry["severity"])
+    if severity not in SEVERITIES:
+        raise UsageError(
+            f"{config.source}: rule {entry['id']}: severity must be one of "
+            f"{', '.join(SEVERITIES)}, not {severity!r}"
+        )
+    return Rule(
+        id=entry["id"],
+        title=entry["title"],
+        severity=severity,
+        citation=entry["citation"],
+        description=" ".join(entry.get("description", "").split()),
+        sql=(rules_dir / entry["sql"]).read_text(),
+        requires=tuple(entry.get("requires", ())),
+        payer_profiles=tuple(entry.get("payer_profiles", ("*",))),
+        params={**shared, **entry.get("params", {}), **override.get("params", {})},
+        enabled=bool(override.get("enabled", True)),
+    )
+
+
+def _tree_checksum(rules_dir: Path) -> str:
+    """One checksum over every rule and reference file: the rule set's version in force."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in rules_dir.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(rules_dir).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,68 @@
+"""Command line: `python -m pipeline {audit,load,flag,report}`.
+
+Exit codes: 0 a clean run (with findings or without), 2 unusable input or
+configuration (one line on stderr names the file and the problem), 1 a fault of the
+program.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from pipeline import run
+from pipeline.config import load_config
+from pipeline.errors import UsageError
+
+EXIT_OK, EXIT_FAULT, EXIT_USAGE = 0, 1, 2
+DEFAULT_DB = Path("ptaudit.duckdb")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s ptaudit %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        config = load_config(args.config)
+        if args.command in ("audit", "load"):
+            run_id = run.load(args.claims, args.timelogs, args.db, config)
+        else:
+            run_id = args.run_id
+        if args.command in ("audit", "flag"):
+            run_id = run.flag(args.db, config, run_id)
+        if args.command in ("audit", "report"):
+            run.report(args.db, args.out, config, run_id)
+    except UsageError as exc:
+        print(f"ptaudit: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(run_id)
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    stages = {
+        "audit": "load, flag and report in one go",
+        "load": "ingest, validate and store the exports",
+        "flag": "run the rules over the store",
+        "report": "write the run's report and findings files",
+    }
+    for name, help_text in stages.items():
+        command = commands.add_parser(name, help=help_text, description=help_text)
+        if name in ("audit", "load"):
+            command.add_argument("--claims", type=Path, nargs="+", required=True, metavar="FILE")
+            command.add_argument("--timelogs", type=Path, nargs="+", required=True, metavar="FILE")
+        else:
+            command.add_argument("--run-id", help="the run to use (default: the latest)")
+        if name in ("audit", "report"):
+            command.add_argument("--out", type=Path, required=True, metavar="DIR")
+        command.add_argument("--db", type=Path, default=DEFAULT_DB, metavar="FILE")
+        command.add_argument("--config", type=Path, metavar="FILE")
+        command.add_argument("--quiet", action="store_true", help="log warnings only")
+    return parser

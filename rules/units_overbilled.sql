@@ -1,0 +1,64 @@
+-- UNITS_OVERBILLED: timed units billed above what the logged minutes support.
+-- Per-code method: each code's units beyond its own minutes' units.
+-- CMS total-time method: the day's units beyond its total, less those already reported
+-- by TIME_LOG_MISSING and UNITS_UNDER_8_MIN, put on the codes billed furthest above
+-- their share (then code order), so the day's at-risk units add up exactly.
+WITH days AS (
+    SELECT
+        patient_id,
+        service_date,
+        discipline,
+        SUM(units_billed) - SUM(units_supported)
+            - SUM(CASE WHEN unit_basis <> 'minutes' THEN units_billed ELSE 0 END) AS unreported_units
+    FROM code_day_units
+    GROUP BY patient_id, service_date, discipline
+),
+over AS (
+    SELECT
+        c.*,
+        d.unreported_units,
+        c.units_billed - c.units_supported AS excess_units,
+        COALESCE(
+            SUM(c.units_billed - c.units_supported) OVER (
+                PARTITION BY c.patient_id, c.service_date, c.discipline
+                ORDER BY c.units_billed - c.units_supported DESC, c.cpt_code
+                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+            ),
+            0
+        ) AS excess_before
+    FROM code_day_units AS c
+    JOIN days AS d USING (patient_id, service_date, discipline)
+    WHERE c.unit_basis = 'minutes' AND c.units_billed > c.units_supported
+),
+at_risk AS (
+    SELECT
+        *,
+        CASE unit_method
+            WHEN 'ama_per_code' THEN excess_units
+            ELSE LEAST(excess_units, GREATEST(0, unreported_units - excess_before))
+        END AS units_at_risk
+    FROM over
+)
+SELECT
+    patient_id,
+    rendering_npi AS provider_npi,
+    service_date,
+    claim_id,
+    line_number,
+    cpt_code,
+    payer,
+    units_billed,
+    units_supported,
+    units_at_risk,
+    CASE unit_method
+        WHEN 'ama_per_code' THEN 'Per-code method: ' || cpt_code || ' has ' || CAST(minutes AS VARCHAR)
+            || ' logged minutes, supporting ' || CAST(units_supported AS VARCHAR) || ' units; billed x'
+            || CAST(units_billed AS VARCHAR)
+        ELSE 'CMS total-time method: ' || day_detail || ' (' || discipline || '); '
+            || CAST(day_minutes AS VARCHAR) || ' timed minutes support '
+            || CAST(day_units_supported AS VARCHAR) || ' units, '
+            || CAST(day_units_billed AS VARCHAR) || ' billed; ' || cpt_code || ' supports '
+            || CAST(units_supported AS VARCHAR) || ', billed x' || CAST(units_billed AS VARCHAR)
+    END || '. ' || CAST(units_at_risk AS VARCHAR) || ' unit(s) unsupported.' AS message
+FROM at_risk
+WHERE units_at_risk > 0
