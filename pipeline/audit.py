@@ -44,7 +44,9 @@ class RuleResult:
     note: str | None = None
 
 
-def flag(con: duckdb.DuckDBPyConnection, run_id: str, config: Config, catalog: Catalog) -> list[RuleResult]:
+def flag(
+    con: duckdb.DuckDBPyConnection, run_id: str, config: Config, catalog: Catalog
+) -> list[RuleResult]:
     checksums = reference.install(con, config)
     _create_derived_tables(con, catalog)
     con.execute("BEGIN TRANSACTION")
@@ -58,7 +60,10 @@ def flag(con: duckdb.DuckDBPyConnection, run_id: str, config: Config, catalog: C
     )
     con.executemany(
         "INSERT INTO run_reference VALUES (?, ?, ?)",
-        [(run_id, name, checksum) for name, checksum in {**checksums, "rules": catalog.checksum}.items()],
+        [
+            (run_id, name, checksum)
+            for name, checksum in {**checksums, "rules": catalog.checksum}.items()
+        ],
     )
     con.execute("UPDATE runs SET flagged_at = now() WHERE run_id = $run_id", {"run_id": run_id})
     con.execute("COMMIT")

@@ -121,8 +121,7 @@ def _canonical_columns(
             f"({kind.name} export; columns found: {', '.join(headers)})"
         )
     return frame.select(
-        _clean_text(c) if c in present else pl.lit(None, pl.String).alias(c)
-        for c in kind.columns
+        _clean_text(c) if c in present else pl.lit(None, pl.String).alias(c) for c in kind.columns
     )
 
 
@@ -134,9 +133,7 @@ def _canonical_name(header: str, mapping: dict[str, str]) -> str:
 def _combine_modifiers(frame: pl.LazyFrame, present: set[str]) -> pl.LazyFrame:
     parts = [c for c in ("modifiers", *MODIFIER_COLUMNS) if c in present]
     joined = pl.concat_str([_clean_text(c) for c in parts], separator=",", ignore_nulls=True)
-    return frame.with_columns(
-        pl.when(joined == "").then(None).otherwise(joined).alias("modifiers")
-    )
+    return frame.with_columns(pl.when(joined == "").then(None).otherwise(joined).alias("modifiers"))
 
 
 def _clean_text(column: str) -> pl.Expr:

@@ -74,7 +74,9 @@ def payer_methods(con: duckdb.DuckDBPyConnection, config: Config) -> pl.DataFram
         if profile is not None:
             rows.append((payer, profile.name, profile.unit_method))
     return pl.DataFrame(
-        rows, schema={"payer": pl.String, "profile": pl.String, "unit_method": pl.String}, orient="row"
+        rows,
+        schema={"payer": pl.String, "profile": pl.String, "unit_method": pl.String},
+        orient="row",
     )
 
 

@@ -55,7 +55,11 @@ def load(claims: list[Path], timelogs: list[Path], db: Path, config: Config) -> 
     rejected = sum(v.rows_rejected for v in validated)
     log.info(
         "load: run %s: %d files, %d rows read, %d accepted, %d rejected",
-        run_id, len(validated), read, read - rejected, rejected,
+        run_id,
+        len(validated),
+        read,
+        read - rejected,
+        rejected,
     )
     return run_id
 
@@ -92,8 +96,15 @@ def _store_input(con: duckdb.DuckDBPyConnection, run_id: str, item: Validated) -
     con.execute(
         "INSERT INTO run_inputs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            run_id, kind.name, str(item.source.path), item.source.checksum, item.rows_read,
-            item.accepted.height, item.rows_rejected, counts.new, counts.changed,
+            run_id,
+            kind.name,
+            str(item.source.path),
+            item.source.checksum,
+            item.rows_read,
+            item.accepted.height,
+            item.rows_rejected,
+            counts.new,
+            counts.changed,
         ],
     )
     con.register("accepted_rows", item.accepted)
@@ -122,7 +133,8 @@ def _open_existing(db: Path, config: Config) -> duckdb.DuckDBPyConnection:
 def _latest_run(con: duckdb.DuckDBPyConnection, stage_column: str) -> str:
     row = store.first_row(
         con,
-        f"SELECT run_id FROM runs WHERE {stage_column} IS NOT NULL ORDER BY started_at DESC LIMIT 1",
+        f"SELECT run_id FROM runs WHERE {stage_column} IS NOT NULL "
+        "ORDER BY started_at DESC LIMIT 1",
     )
     if row is None:
         stage = "load" if stage_column == "loaded_at" else "flag"

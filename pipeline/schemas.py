@@ -22,7 +22,6 @@ ROLES = ("PT", "PTA", "OT", "OTA", "SLP")
 FREQUENCIES = ("1", "7", "8")
 
 
-
 def parse_date(expr: pl.Expr) -> pl.Expr:
     return expr.str.strptime(pl.Date, DATE_FORMAT, strict=False)
 

@@ -152,7 +152,9 @@ def connect(path: Path, memory_limit: str | None = None) -> duckdb.DuckDBPyConne
     try:
         con = duckdb.connect(str(path))
     except duckdb.IOException as exc:
-        raise UsageError(f"{path}: the store cannot be opened ({exc}); is another run using it?") from None
+        raise UsageError(
+            f"{path}: the store cannot be opened ({exc}); is another run using it?"
+        ) from None
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(SCHEMA)
@@ -160,7 +162,11 @@ def connect(path: Path, memory_limit: str | None = None) -> duckdb.DuckDBPyConne
 
 
 def upsert(
-    con: duckdb.DuckDBPyConnection, table: str, rows: pl.DataFrame, key: tuple[str, ...], run_id: str
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    rows: pl.DataFrame,
+    key: tuple[str, ...],
+    run_id: str,
 ) -> LoadCounts:
     """Add rows whose key is new; update rows whose key is known but content differs.
 
@@ -169,20 +175,20 @@ def upsert(
     """
     columns = [c for c in rows.columns if c not in ("source_file", "row_number")]
     content = [c for c in columns if c not in key]
+    hashed = ", ".join(f"coalesce(CAST({c} AS VARCHAR), '')" for c in content)
     con.register("incoming_rows", rows)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE incoming AS
-        SELECT {", ".join(columns)},
-               md5(concat_ws('|', {", ".join(f"coalesce(CAST({c} AS VARCHAR), '')" for c in content)}))
-                   AS content_hash
+        SELECT {", ".join(columns)}, md5(concat_ws('|', {hashed})) AS content_hash
         FROM incoming_rows
         """
     )
     con.unregister("incoming_rows")
     on = " AND ".join(f"t.{c} = i.{c}" for c in key)
     changed = con.execute(
-        f"SELECT count(*) FROM incoming i JOIN {table} t ON {on} WHERE t.content_hash <> i.content_hash"
+        f"SELECT count(*) FROM incoming i JOIN {table} t ON {on} "
+        "WHERE t.content_hash <> i.content_hash"
     ).fetchall()[0][0]
     if changed:
         assignments = ", ".join(f"{c} = i.{c}" for c in [*content, "content_hash"])

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pandera.polars as pa
 import polars as pl
 
-from pipeline.columns import CLAIMS, MODIFIER_COLUMNS, TIMELOGS, InputKind
+from pipeline.columns import CLAIMS, MODIFIER_COLUMNS, InputKind
 from pipeline.ingest import ROW_NUMBER, SOURCE_FILE, RawInput
 from pipeline.schemas import (
     CLAIMS_SCHEMA,
@@ -80,7 +80,9 @@ def _failures(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> pl.DataFrame:
     if cases.get_column("index").null_count():
         # A schema-level failure (not tied to a row) means ingest handed over a frame
         # of the wrong shape: a fault of the program, not of the export.
-        raise RuntimeError(f"schema failure not tied to a row: {cases.filter(pl.col('index').is_null())}")
+        raise RuntimeError(
+            f"schema failure not tied to a row: {cases.filter(pl.col('index').is_null())}"
+        )
     return cases.select(
         pl.col("index").cast(pl.Int64),
         pl.when(pl.col("schema_context") == "DataFrameSchema")
@@ -129,7 +131,10 @@ def _typed_claims(frame: pl.DataFrame) -> pl.DataFrame:
         parse_date(pl.col("service_date")).alias("service_date"),
         "cpt_code",
         modifier_list.list.join(",").alias("modifiers"),
-        *(modifier_list.list.get(i, null_on_oob=True).alias(c) for i, c in enumerate(MODIFIER_COLUMNS)),
+        *(
+            modifier_list.list.get(i, null_on_oob=True).alias(c)
+            for i, c in enumerate(MODIFIER_COLUMNS)
+        ),
         parse_int(pl.col("units")).cast(pl.Int32).alias("units"),
         parse_decimal(pl.col("charge")).alias("charge"),
         pl.col("diagnosis_codes").str.replace_all(r"[ ,]+", ","),

@@ -105,7 +105,12 @@ def _summary(
         params,
     )
     results = {
-        row[0]: {"status": row[1], "findings": row[2], "amount_at_risk": float(row[3]), "note": row[4]}
+        row[0]: {
+            "status": row[1],
+            "findings": row[2],
+            "amount_at_risk": float(row[3]),
+            "note": row[4],
+        }
         for row in con.execute(
             "SELECT rule_id, status, findings, amount_at_risk, note FROM rule_results "
             "WHERE run_id = $run_id",
@@ -113,7 +118,9 @@ def _summary(
         ).fetchall()
     }
     references = dict(
-        con.execute("SELECT name, checksum FROM run_reference WHERE run_id = $run_id", params).fetchall()
+        con.execute(
+            "SELECT name, checksum FROM run_reference WHERE run_id = $run_id", params
+        ).fetchall()
     )
     period = first_row(
         con,
@@ -137,7 +144,10 @@ def _summary(
             {**row, "reconciled": row["rows_read"] == row["rows_accepted"] + row["rows_rejected"]}
             for row in inputs.rename({"source_file": "file", "checksum": "sha256"}).to_dicts()
         ],
-        "totals": {**totals, "reconciled": totals["rows_read"] == totals["rows_accepted"] + totals["rows_rejected"]},
+        "totals": {
+            **totals,
+            "reconciled": totals["rows_read"] == totals["rows_accepted"] + totals["rows_rejected"],
+        },
         "audited": {
             "first_service_date": period[0],
             "last_service_date": period[1],
@@ -151,7 +161,9 @@ def _summary(
                 rule.id: {
                     "title": rule.title,
                     "severity": rule.severity,
-                    **results.get(rule.id, {"status": "not run", "findings": 0, "amount_at_risk": 0.0}),
+                    **results.get(
+                        rule.id, {"status": "not run", "findings": 0, "amount_at_risk": 0.0}
+                    ),
                 }
                 for rule in catalog.rules
             },
@@ -195,7 +207,9 @@ def _render_html(
         )
         .sort(["amount_at_risk", "provider_npi"], descending=[True, False])
     )
-    reject_reasons = rejects.group_by("reason").agg(pl.len().alias("rows")).sort("rows", descending=True)
+    reject_reasons = (
+        rejects.group_by("reason").agg(pl.len().alias("rows")).sort("rows", descending=True)
+    )
     return environment.get_template("report.html.j2").render(
         summary=summary,
         rules={rule.id: rule for rule in catalog.rules},
