@@ -47,8 +47,7 @@ class RuleResult:
 def flag(
     con: duckdb.DuckDBPyConnection, run_id: str, config: Config, catalog: Catalog
 ) -> list[RuleResult]:
-    checksums = reference.install(con, config)
-    _create_derived_tables(con, catalog)
+    checksums = prepare(con, config, catalog)
     con.execute("BEGIN TRANSACTION")
     con.execute("DELETE FROM findings WHERE run_id = $run_id", {"run_id": run_id})
     con.execute("DELETE FROM rule_results WHERE run_id = $run_id", {"run_id": run_id})
@@ -70,14 +69,19 @@ def flag(
     return results
 
 
-def _create_derived_tables(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
-    """Tables several rules read (rules/derived/<name>.sql), built once per run."""
+def prepare(con: duckdb.DuckDBPyConnection, config: Config, catalog: Catalog) -> dict[str, str]:
+    """Reference tables, then the tables several rules read (rules/derived/<name>.sql).
+
+    Returns the reference files' checksums, which the run records.
+    """
+    checksums = reference.install(con, config)
     for path in sorted(DERIVED_DIR.glob("*.sql")):
         sql = path.read_text()
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {path.stem} AS {sql}",
             bind(sql, catalog.params, f"rules/derived/{path.name}"),
         )
+    return checksums
 
 
 def _run_rule(con: duckdb.DuckDBPyConnection, run_id: str, rule: Rule) -> RuleResult:
