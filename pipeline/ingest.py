@@ -75,7 +75,7 @@ def _scan_csv(path: Path) -> pl.LazyFrame:
         frame = pl.scan_csv(path, infer_schema=False, encoding="utf8-lossy")
         frame.collect_schema()
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
-        raise UsageError(f"{path}: cannot be read as CSV: {_first_line(exc)}") from None
+        raise UsageError(f"{path}: cannot be read as CSV: {first_line(exc)}") from None
     return frame
 
 
@@ -84,7 +84,7 @@ def _scan_parquet(path: Path) -> pl.LazyFrame:
         frame = pl.scan_parquet(path)
         schema = frame.collect_schema()
     except (pl.exceptions.ComputeError, OSError) as exc:
-        raise UsageError(f"{path}: cannot be read as Parquet: {_first_line(exc)}") from None
+        raise UsageError(f"{path}: cannot be read as Parquet: {first_line(exc)}") from None
     return frame.select(_as_text(name, dtype) for name, dtype in schema.items())
 
 
@@ -142,5 +142,5 @@ def _clean_text(column: str) -> pl.Expr:
     return pl.when(value == "").then(None).otherwise(value).alias(column)
 
 
-def _first_line(exc: Exception) -> str:
+def first_line(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

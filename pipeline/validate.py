@@ -13,7 +13,8 @@ import pandera.polars as pa
 import polars as pl
 
 from pipeline.columns import CLAIMS, MODIFIER_COLUMNS, InputKind
-from pipeline.ingest import ROW_NUMBER, SOURCE_FILE, RawInput
+from pipeline.errors import UsageError
+from pipeline.ingest import ROW_NUMBER, SOURCE_FILE, RawInput, first_line
 from pipeline.schemas import (
     CLAIMS_SCHEMA,
     TIMELOGS_SCHEMA,
@@ -49,7 +50,10 @@ class Validated:
 
 def validate(raw: RawInput) -> Validated:
     schema = CLAIMS_SCHEMA if raw.kind is CLAIMS else TIMELOGS_SCHEMA
-    frame = _normalised(raw.frame, raw.kind).collect()
+    try:
+        frame = _normalised(raw.frame, raw.kind).collect()
+    except pl.exceptions.PolarsError as exc:
+        raise UsageError(f"{raw.path}: cannot be read: {first_line(exc)}") from None
     failures = _failures(schema, frame)
     rejected_rows = failures.get_column("index").unique()
     accepted = frame.filter(~pl.int_range(pl.len()).is_in(rejected_rows.implode()))

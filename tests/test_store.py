@@ -1,0 +1,98 @@
+"""The DuckDB store across runs: idempotent loads, replacements and voids, stable
+finding ids, and the stages run as separate jobs."""
+
+from __future__ import annotations
+
+import duckdb
+
+from pipeline.cli import main
+from tests.conftest import back_to_back, claim, segment, write_csv
+
+SEGMENTS = back_to_back(("97110", 23), ("97140", 15))
+OVERBILLED = [claim("97110", 3), claim("97140", 1, line=2)]
+
+
+def count(db, table: str) -> int:
+    with duckdb.connect(str(db)) as con:
+        return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+
+
+def test_loading_the_same_exports_twice_adds_nothing_and_finds_the_same(tmp_path, cli):
+    claims = write_csv(tmp_path / "c.csv", OVERBILLED)
+    timelogs = write_csv(tmp_path / "t.csv", SEGMENTS)
+    first = cli([claims], [timelogs])
+    first_ids, first_run = first.findings["finding_id"].to_list(), first.summary["run_id"]
+    lines, segments = count(first.db, "claim_lines"), count(first.db, "time_segments")
+    second = cli([claims], [timelogs])
+    assert (count(second.db, "claim_lines"), count(second.db, "time_segments")) == (
+        lines,
+        segments,
+    )
+    assert second.findings["finding_id"].to_list() == first_ids
+    assert [i["rows_new"] for i in second.summary["inputs"]] == [0, 0]
+    assert second.summary["run_id"] != first_run
+
+
+def test_a_changed_line_is_updated_not_duplicated(tmp_path, cli):
+    timelogs = write_csv(tmp_path / "t.csv", SEGMENTS)
+    cli([write_csv(tmp_path / "c.csv", OVERBILLED)], [timelogs])
+    corrected = [claim("97110", 2), claim("97140", 1, line=2)]
+    outputs = cli([write_csv(tmp_path / "c.csv", corrected)], [timelogs])
+    assert count(outputs.db, "claim_lines") == 2
+    (claims_input,) = [i for i in outputs.summary["inputs"] if i["kind"] == "claims"]
+    assert (claims_input["rows_new"], claims_input["rows_changed"]) == (0, 1)
+    assert outputs.findings.is_empty()
+
+
+def test_a_replacement_claim_supersedes_the_original(tmp_path, cli):
+    timelogs = write_csv(tmp_path / "t.csv", SEGMENTS)
+    cli([write_csv(tmp_path / "day1.csv", OVERBILLED)], [timelogs])
+    replacement = [claim("97110", 2, frequency="7"), claim("97140", 1, line=2, frequency="7")]
+    outputs = cli([write_csv(tmp_path / "day2.csv", replacement)], [timelogs])
+    assert outputs.findings.is_empty()
+    assert count(outputs.db, "claim_lines") == 4, "the original stays in history"
+    assert count(outputs.db, "audited_claim_lines") == 2
+
+
+def test_a_replacement_in_the_same_file_wins_over_the_original(tmp_path, cli):
+    replacement = [claim("97110", 2, frequency="7"), claim("97140", 1, line=2, frequency="7")]
+    claims = write_csv(tmp_path / "c.csv", OVERBILLED + replacement)
+    outputs = cli([claims], [write_csv(tmp_path / "t.csv", SEGMENTS)])
+    assert outputs.rejects.is_empty()
+    assert outputs.findings.is_empty()
+
+
+def test_a_void_takes_the_claim_out_of_auditing(tmp_path, cli):
+    timelogs = write_csv(tmp_path / "t.csv", SEGMENTS)
+    first = cli([write_csv(tmp_path / "day1.csv", OVERBILLED)], [timelogs])
+    assert not first.findings.is_empty()
+    void = [claim("97110", 3, frequency="8"), claim("97140", 1, line=2, frequency="8")]
+    outputs = cli([write_csv(tmp_path / "day2.csv", void)], [timelogs])
+    assert outputs.findings.is_empty()
+    assert count(outputs.db, "audited_claim_lines") == 0
+
+
+def test_a_run_reports_its_own_claims_with_the_store_as_context(tmp_path, cli):
+    timelogs = write_csv(tmp_path / "t.csv", SEGMENTS + [segment("97110", 30, patient="P2")])
+    cli([write_csv(tmp_path / "day1.csv", OVERBILLED)], [timelogs])
+    other = [claim("97110", 2, claim_id="C2", patient="P2")]
+    outputs = cli([write_csv(tmp_path / "day2.csv", other)], [timelogs])
+    # C1's finding belongs to the first run; this run's claim C2 is clean.
+    assert outputs.findings.is_empty()
+    assert outputs.summary["audited"]["claims"] == 1
+
+
+def test_stages_run_as_separate_jobs_through_the_store(tmp_path):
+    claims = write_csv(tmp_path / "c.csv", OVERBILLED)
+    timelogs = write_csv(tmp_path / "t.csv", SEGMENTS)
+    db, out = str(tmp_path / "s.duckdb"), str(tmp_path / "out")
+    base = ["--db", db, "--quiet"]
+    assert main(["load", "--claims", str(claims), "--timelogs", str(timelogs), *base]) == 0
+    assert main(["flag", *base]) == 0
+    assert main(["report", "--out", out, *base]) == 0
+    assert (tmp_path / "out" / "findings.csv").read_text().count("UNITS_OVERBILLED") == 1
+
+
+def test_flag_before_any_load_exits_2(tmp_path, capsys):
+    assert main(["flag", "--db", str(tmp_path / "none.duckdb")]) == 2
+    assert "no store here" in capsys.readouterr().err
