@@ -32,7 +32,7 @@ def load(claims: list[Path], timelogs: list[Path], db: Path, config: Config) -> 
     Every file is read and validated before the store is opened, so an unusable file
     stops the run with the store untouched. The load itself is one transaction.
     """
-    started = datetime.now(UTC)
+    started = datetime.now(UTC).replace(microsecond=0)
     inputs = read_inputs(claims, CLAIMS, config.columns) + read_inputs(
         timelogs, TIMELOGS, config.columns
     )
