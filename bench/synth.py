@@ -1,0 +1,1118 @@
+"""Synthetic outpatient therapy claim exports and EMR time logs, with planted problems.
+
+    python -m bench.synth --profile sample --out data/sample [--seed 20251006]
+
+Writes what a practice would hand to the audit (claims.csv, timelogs.csv), the answer
+key (expected_findings.csv, expected_rejects.csv) and a README that explains the data,
+then re-reads the files with bench.verify. One seeded random stream decides everything,
+so a seed always gives the same bytes.
+
+Rows are built a column at a time in polars frames: patients are crossed with the
+calendar, each visit draws a template from a small catalog of code combinations, and
+clock times come from running sums per provider-day. A large profile therefore costs a
+few joins and window functions, not a Python loop per row. Adding one (say a "bench"
+profile of millions of lines) means adding a `Profile` to `PROFILES` with more patients
+and providers (about 14 patients per therapist keeps every day under 8 hours); only
+the dozen planted cases and five rejected rows are placed one at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import random
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TypeVar
+
+import polars as pl
+
+from bench.cases import (
+    ASSISTANT_MODIFIER,
+    COMMERCIAL_CLASS,
+    COMMERCIAL_PAYERS,
+    EVALUATION_CODES,
+    EVALUATION_NOTE,
+    MEDICARE,
+    MEDICARE_CLASS,
+    NCCI_PAIRS,
+    NOT_ON_EVALUATION_DAY,
+    OT_EVALUATIONS,
+    OT_TIMED,
+    PLANTED_CASES,
+    PT_EVALUATIONS,
+    PT_TIMED,
+    THERAPY_MODIFIER,
+    PlantedCase,
+    Service,
+)
+from bench.readme import readme_text
+from bench.verify import verify
+from pipeline.columns import TIMELOGS
+
+T = TypeVar("T")
+
+DEFAULT_SEED = 20251006
+
+# Billed amount per unit, in cents: roughly $45 a timed unit, more for an evaluation.
+FEE_CENTS = {
+    "97110": 4500,
+    "97112": 4800,
+    "97116": 4400,
+    "97140": 4200,
+    "97530": 5000,
+    "97535": 4600,
+    "97161": 12000,
+    "97162": 13500,
+    "97165": 14000,
+}
+PLACE_OF_SERVICE = "11"  # office
+
+# Typical outpatient diagnoses per discipline (ICD-10-CM); each patient gets one set.
+DIAGNOSES = {
+    "PT": (
+        "M54.50,M25.561",
+        "M54.50,M54.16",
+        "M25.561,M17.11",
+        "M25.511,M75.101",
+        "M54.2",
+        "Z96.651,Z47.1",
+        "R26.89,R26.81",
+        "M25.561,S83.511D",
+    ),
+    "OT": (
+        "S52.501D",
+        "G56.01",
+        "M79.641,M19.041",
+        "I69.351,M62.81",
+        "M25.511,M19.011",
+    ),
+}
+
+# Twice-weekly schedules (Monday = 0). Each weekday is in exactly two patterns, so dealing
+# a therapist's patients the patterns in turn keeps that therapist's weekdays even.
+WEEKLY_PATTERNS = ((0, 2), (1, 3), (2, 4), (0, 3), (1, 4))
+
+EVALUATION_MINUTES = (30, 35, 40, 45)
+EVALUATION_VISIT_TIMED_MINUTES = (15, 30)  # the one timed code an evaluation visit may add
+DAY_START_MINUTE = 8 * 60
+GAP_MINUTES = 5  # between one patient's visit and the next
+MIN_SEGMENT_MINUTES = 5  # each part of a code logged in two segments lasts this long at least
+REJECTED_SEGMENT_MINUTES = 15
+IMPOSSIBLE_DATE = "2025-09-31"  # September has 30 days
+
+CLAIMS_COLUMNS = (
+    "claim_id",
+    "line_number",
+    "claim_frequency",
+    "patient_id",
+    "payer",
+    "rendering_npi",
+    "service_date",
+    "cpt_code",
+    "modifiers",
+    "units",
+    "charge",
+    "diagnosis_codes",
+    "place_of_service",
+)
+TIMELOG_COLUMNS = TIMELOGS.columns  # the canonical order is the export order
+FINDING_COLUMNS = (
+    "rule_id",
+    "claim_id",
+    "line_number",
+    "cpt_code",
+    "units_billed",
+    "units_supported",
+)
+REJECT_COLUMN = "_reject_column"  # while building: the canonical column planted bad
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The size and shape of one generated practice."""
+
+    name: str
+    first_day: date
+    last_day: date
+    patients: int
+    physical_therapists: int
+    assistants: int  # PTAs; assistant i works under physical therapist i
+    occupational_therapists: int
+    ot_share: float  # share of patients in occupational therapy
+    medicare_share: float  # share of each discipline's patients on Medicare Part B
+    intake_days: int  # patients are evaluated within the first this many weekdays
+    assistant_patient_share: float  # share of a supervising PT's patients the PTA also sees
+    assistant_visit_share: float  # chance that such a patient's treatment visit is the PTA's
+    missed_visit_share: float  # cancellations: scheduled treatment visits that never happen
+    split_share: float  # clean timed codes logged as two back-to-back segments
+    max_visits: int = 9
+    # Timed units per treatment visit (so 30-60 minutes). The cap also keeps a Medicare
+    # patient's month of charges far under the KX threshold: no KX finding can appear.
+    max_timed_units: int = 4
+    plant: bool = True  # add the planted cases and the rejected rows
+
+
+PROFILES = {
+    "sample": Profile(
+        name="sample",
+        first_day=date(2025, 10, 6),
+        last_day=date(2025, 10, 31),
+        patients=36,
+        physical_therapists=2,
+        assistants=1,
+        occupational_therapists=1,
+        ot_share=0.25,
+        medicare_share=0.5,
+        intake_days=10,
+        assistant_patient_share=0.5,
+        assistant_visit_share=0.5,
+        missed_visit_share=0.08,
+        split_share=0.2,
+    ),
+}
+
+
+# -------------------------------------------------------------------- random numbers
+
+
+class Draws:
+    """One seeded stream of uniform numbers in [0, 1), handed out a column at a time.
+
+    Every frame is put in a fixed row order before a column of draws is attached, so a
+    seed gives the same rows whatever order polars' threads happen to finish in.
+    """
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(seed)
+
+    def column(self, n: int) -> pl.Series:
+        return pl.Series(values=[self._rng.random() for _ in range(n)], dtype=pl.Float64)
+
+    def pick(self, items: Sequence[T]) -> T:
+        return items[int(self._rng.random() * len(items))]
+
+
+def _scaled(u: str, n: pl.Expr | int) -> pl.Expr:
+    """An index in [0, n) from the uniform draw in column `u`."""
+    return (pl.col(u) * n).floor().cast(pl.Int64)
+
+
+def _with_draws(frame: pl.DataFrame, draws: Draws, *names: str) -> pl.DataFrame:
+    return frame.with_columns(draws.column(frame.height).alias(name) for name in names)
+
+
+# ------------------------------------------------------------------------- providers
+
+
+def npi_check_digit(first_nine: str) -> int:
+    """The NPI's tenth digit: Luhn over "80840" followed by the first nine digits.
+
+    The "80840" prefix adds a constant 24 to the Luhn sum, so only the NPI's own digits
+    are summed; counting from the right of the nine, every other digit is doubled.
+    """
+    total = 24
+    for position, char in enumerate(first_nine):
+        digit = int(char) * (2 if position % 2 == 0 else 1)
+        total += digit - 9 if digit > 9 else digit
+    return (10 - total % 10) % 10
+
+
+def make_npis(draws: Draws, n: int) -> list[str]:
+    """`n` distinct valid individual NPIs: a 1, eight drawn digits, the check digit."""
+    npis: dict[str, None] = {}  # keeps the order drawn, ignores a repeat
+    while len(npis) < n:
+        body = "1" + "".join(str(int(u * 10)) for u in draws.column(8))
+        npis[body + str(npi_check_digit(body))] = None
+    return list(npis)
+
+
+def build_roster(profile: Profile, draws: Draws) -> pl.DataFrame:
+    """Providers: NPI, role, discipline, slot among the discipline's therapists, and for
+    an assistant the supervising PT (who is the rendering provider on its claims)."""
+    pts = profile.physical_therapists
+    ots = profile.occupational_therapists
+    ptas = profile.assistants
+    npis = make_npis(draws, pts + ots + ptas)
+    supervisors = [npis[i % pts] for i in range(ptas)]
+    return pl.DataFrame(
+        {
+            "provider_npi": npis,
+            "provider_role": ["PT"] * pts + ["OT"] * ots + ["PTA"] * ptas,
+            "discipline": ["PT"] * pts + ["OT"] * ots + ["PT"] * ptas,
+            "slot": [*range(pts), *range(ots), *([None] * ptas)],
+            "supervisor_npi": [None] * (pts + ots) + supervisors,
+        },
+        schema={
+            "provider_npi": pl.String,
+            "provider_role": pl.String,
+            "discipline": pl.String,
+            "slot": pl.Int64,
+            "supervisor_npi": pl.String,
+        },
+    )
+
+
+# -------------------------------------------------------------------------- patients
+
+
+def build_patients(profile: Profile, roster: pl.DataFrame, draws: Draws) -> pl.DataFrame:
+    """One row per patient: discipline, payer, therapist, assistant, weekly pattern,
+    start day and diagnoses."""
+    n = profile.patients
+    width = max(4, len(str(n)))
+    frame = pl.DataFrame({"patient_id": [f"P{i:0{width}d}" for i in range(1, n + 1)]})
+    frame = _with_draws(
+        frame, draws, "u_discipline", "u_payer", "u_plan", "u_team", "u_assist", "u_start", "u_dx"
+    )
+    ot_patients = round(n * profile.ot_share)
+    frame = frame.with_columns(
+        pl.when(pl.col("u_discipline").rank("ordinal") <= ot_patients)
+        .then(pl.lit("OT"))
+        .otherwise(pl.lit("PT"))
+        .alias("discipline")
+    )
+    frame = _with_payer(frame, profile.medicare_share)
+    frame = _with_therapist(frame, roster)
+    frame = _with_assistant(frame, roster, profile.assistant_patient_share)
+    return frame.with_columns(
+        _scaled("u_start", profile.intake_days).alias("start_day"),
+        _diagnoses().alias("diagnosis_codes"),
+    ).select(
+        "patient_id",
+        "discipline",
+        "payer",
+        "payer_class",
+        "therapist_npi",
+        "assistant_npi",
+        "assistant_role",
+        "weekday_a",
+        "weekday_b",
+        "start_day",
+        "diagnosis_codes",
+    )
+
+
+def _with_payer(frame: pl.DataFrame, medicare_share: float) -> pl.DataFrame:
+    """Exactly the Medicare share of each discipline (so planted cases always find
+    patients); the rest split at random between the commercial plans."""
+    medicare = (
+        pl.col("u_payer").rank("ordinal").over("discipline")
+        <= (pl.len().over("discipline") * medicare_share).round()
+    )
+    commercial = (
+        pl.when(pl.col("u_plan") < 0.5)
+        .then(pl.lit(COMMERCIAL_PAYERS[0]))
+        .otherwise(pl.lit(COMMERCIAL_PAYERS[1]))
+    )
+    return frame.with_columns(
+        pl.when(medicare).then(pl.lit(MEDICARE)).otherwise(commercial).alias("payer"),
+        pl.when(medicare)
+        .then(pl.lit(MEDICARE_CLASS))
+        .otherwise(pl.lit(COMMERCIAL_CLASS))
+        .alias("payer_class"),
+    )
+
+
+def _with_therapist(frame: pl.DataFrame, roster: pl.DataFrame) -> pl.DataFrame:
+    """Patients are dealt to their discipline's therapists in turn, and each therapist's
+    patients are dealt the weekly patterns in turn: even caseloads, even weekdays."""
+    therapists = roster.filter(pl.col("slot").is_not_null())
+    counts = therapists.group_by("discipline").agg(pl.len().cast(pl.Int64).alias("therapists"))
+    turn = pl.col("u_team").rank("ordinal").over("discipline").cast(pl.Int64) - 1
+    frame = frame.join(counts, on="discipline", how="left").with_columns(
+        (turn % pl.col("therapists")).alias("slot")
+    )
+    frame = frame.join(
+        therapists.select("discipline", "slot", pl.col("provider_npi").alias("therapist_npi")),
+        on=["discipline", "slot"],
+        how="left",
+    )
+    patterns = pl.DataFrame(
+        {
+            "pattern": range(len(WEEKLY_PATTERNS)),
+            "weekday_a": [first for first, _ in WEEKLY_PATTERNS],
+            "weekday_b": [second for _, second in WEEKLY_PATTERNS],
+        },
+        schema={"pattern": pl.Int64, "weekday_a": pl.Int8, "weekday_b": pl.Int8},
+    )
+    turn_at_therapist = pl.col("u_team").rank("ordinal").over("therapist_npi").cast(pl.Int64) - 1
+    return frame.with_columns((turn_at_therapist % len(WEEKLY_PATTERNS)).alias("pattern")).join(
+        patterns, on="pattern", how="left"
+    )
+
+
+def _with_assistant(frame: pl.DataFrame, roster: pl.DataFrame, share: float) -> pl.DataFrame:
+    """The PTA also sees some of the supervising PT's patients: that share of each payer
+    class, rounded up, so Medicare and commercial patients both get assistant visits."""
+    assistants = (
+        roster.filter(pl.col("supervisor_npi").is_not_null())
+        .unique("supervisor_npi", keep="first", maintain_order=True)
+        .select(
+            pl.col("supervisor_npi").alias("therapist_npi"),
+            pl.col("provider_npi").alias("assistant_npi"),
+            pl.col("provider_role").alias("assistant_role"),
+        )
+    )
+    group = ["therapist_npi", "payer_class"]
+    chosen = pl.col("u_assist").rank("ordinal").over(group) <= (pl.len().over(group) * share).ceil()
+    return frame.join(assistants, on="therapist_npi", how="left").with_columns(
+        pl.when(chosen).then(pl.col("assistant_npi")).alias("assistant_npi"),
+        pl.when(chosen).then(pl.col("assistant_role")).alias("assistant_role"),
+    )
+
+
+def _diagnoses() -> pl.Expr:
+    """One of the discipline's diagnosis sets, picked by the draw in `u_dx`."""
+    chosen = pl.lit(None, pl.String)
+    for discipline, options in DIAGNOSES.items():
+        pick = _scaled("u_dx", len(options)).replace_strict(range(len(options)), options)
+        chosen = pl.when(pl.col("discipline") == discipline).then(pick).otherwise(chosen)
+    return chosen
+
+
+# ---------------------------------------------------------------------------- visits
+
+
+def build_calendar(profile: Profile) -> pl.DataFrame:
+    """The profile's weekdays, numbered from 0, with Monday = 0."""
+    days = pl.date_range(profile.first_day, profile.last_day, eager=True)
+    return (
+        pl.DataFrame({"service_date": days})
+        .with_columns((pl.col("service_date").dt.weekday() - 1).cast(pl.Int8).alias("weekday"))
+        .filter(pl.col("weekday") < 5)
+        .with_row_index("day_index")
+        .with_columns(pl.col("day_index").cast(pl.Int64))
+    )
+
+
+def build_visits(
+    profile: Profile, patients: pl.DataFrame, calendar: pl.DataFrame, draws: Draws
+) -> pl.DataFrame:
+    """Each patient's visits: the evaluation on the first pattern day from their start
+    day, then their pattern days, less cancellations, at most `max_visits` in all."""
+    on_pattern = (pl.col("weekday") == pl.col("weekday_a")) | (
+        pl.col("weekday") == pl.col("weekday_b")
+    )
+    visits = (
+        patients.join(calendar, how="cross")
+        .filter(pl.col("day_index") >= pl.col("start_day"), on_pattern)
+        .sort("patient_id", "service_date")
+    )
+    visits = _with_draws(visits, draws, "u_missed")
+    first = pl.int_range(pl.len()).over("patient_id") == 0
+    visits = visits.filter(first | (pl.col("u_missed") >= profile.missed_visit_share))
+    visits = visits.with_columns(
+        (pl.int_range(pl.len()).over("patient_id") + 1).alias("visit_no")
+    ).filter(pl.col("visit_no") <= profile.max_visits)
+    visits = visits.sort("service_date", "patient_id").with_row_index("visit_id")
+    return _with_provider(visits, profile, draws)
+
+
+def _with_provider(visits: pl.DataFrame, profile: Profile, draws: Draws) -> pl.DataFrame:
+    """Who delivers each visit: the therapist, or for some treatment visits the assistant.
+
+    A visit's codes are all delivered by one provider; the claim names the therapist
+    (the assistant's supervisor) as rendering provider either way.
+    """
+    visits = _with_draws(visits, draws, "u_assistant").with_columns(
+        (pl.col("visit_no") == 1).alias("is_evaluation")
+    )
+    by_assistant = (
+        ~pl.col("is_evaluation")
+        & pl.col("assistant_npi").is_not_null()
+        & (pl.col("u_assistant") < profile.assistant_visit_share)
+    )
+    return visits.select(
+        "visit_id",
+        "patient_id",
+        "service_date",
+        "visit_no",
+        "is_evaluation",
+        "discipline",
+        "payer",
+        "payer_class",
+        "diagnosis_codes",
+        "therapist_npi",
+        pl.col("therapist_npi").alias("rendering_npi"),
+        pl.when(by_assistant)
+        .then(pl.col("assistant_npi"))
+        .otherwise(pl.col("therapist_npi"))
+        .alias("provider_npi"),
+        # A therapist's role is the name of the discipline (PT or OT).
+        pl.when(by_assistant)
+        .then(pl.col("assistant_role"))
+        .otherwise(pl.col("discipline"))
+        .alias("provider_role"),
+    )
+
+
+# ------------------------------------------------------------------------- templates
+
+
+def _has_ncci_pair(codes: Sequence[str]) -> bool:
+    return any(pair <= set(codes) for pair in NCCI_PAIRS)
+
+
+def treatment_templates(timed: Sequence[str], max_units: int) -> list[tuple[Service, ...]]:
+    """Every clean treatment visit: 2-3 distinct timed codes of 15, 30 or 45 minutes,
+    each billed minutes/15 units, at most `max_units` in all, and no NCCI pair."""
+    templates = []
+    for size in (2, 3):
+        for codes in itertools.combinations(timed, size):
+            if _has_ncci_pair(codes):
+                continue
+            for units in itertools.product((1, 2, 3), repeat=size):
+                if sum(units) <= max_units:
+                    services = zip(codes, units, strict=True)
+                    templates.append(tuple(Service(c, 15 * u, u) for c, u in services))
+    return templates
+
+
+def evaluation_templates(
+    evaluations: Sequence[str], timed: Sequence[str]
+) -> list[tuple[Service, ...]]:
+    """Every clean evaluation visit: the evaluation (one untimed unit, one 30-45 minute
+    segment), then possibly one timed code allowed on an evaluation day."""
+    extras: list[tuple[Service, ...]] = [()]
+    extras += [
+        (Service(code, minutes, minutes // 15),)
+        for code in timed
+        if code not in NOT_ON_EVALUATION_DAY
+        for minutes in EVALUATION_VISIT_TIMED_MINUTES
+    ]
+    return [
+        (Service(evaluation, minutes, 1), *extra)
+        for evaluation in evaluations
+        for minutes in EVALUATION_MINUTES
+        for extra in extras
+    ]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Visit templates. `lines` holds their services (template_id, seq, cpt_code,
+    minutes, units); `choices` the run of clean template ids open to each discipline and
+    kind of visit; `case_templates` each planted case's template id."""
+
+    lines: pl.DataFrame
+    choices: pl.DataFrame
+    case_templates: dict[str, int]
+
+
+def build_catalog(profile: Profile, cases: Sequence[PlantedCase]) -> Catalog:
+    """All clean templates by discipline and kind of visit, then one per planted case."""
+    groups = {
+        ("PT", True): evaluation_templates(PT_EVALUATIONS, PT_TIMED),
+        ("PT", False): treatment_templates(PT_TIMED, profile.max_timed_units),
+        ("OT", True): evaluation_templates(OT_EVALUATIONS, OT_TIMED),
+        ("OT", False): treatment_templates(OT_TIMED, profile.max_timed_units),
+    }
+    templates: list[tuple[Service, ...]] = []
+    choices = []
+    for (discipline, is_evaluation), group in groups.items():
+        choices.append((discipline, is_evaluation, len(templates), len(group)))
+        templates += group
+    case_templates = {}
+    for case in cases:
+        case_templates[case.case_id] = len(templates)
+        templates.append(case.services)
+    lines = pl.DataFrame(
+        [
+            (template_id, seq, s.cpt_code, s.minutes, s.units)
+            for template_id, services in enumerate(templates)
+            for seq, s in enumerate(services, start=1)
+        ],
+        schema={
+            "template_id": pl.Int64,
+            "seq": pl.Int64,
+            "cpt_code": pl.String,
+            "minutes": pl.Int64,
+            "units": pl.Int64,
+        },
+        orient="row",
+    )
+    choices_frame = pl.DataFrame(
+        choices,
+        schema={
+            "discipline": pl.String,
+            "is_evaluation": pl.Boolean,
+            "first_template": pl.Int64,
+            "templates": pl.Int64,
+        },
+        orient="row",
+    )
+    return Catalog(lines=lines, choices=choices_frame, case_templates=case_templates)
+
+
+def assign_templates(visits: pl.DataFrame, catalog: Catalog, draws: Draws) -> pl.DataFrame:
+    """Each visit draws one of the clean templates open to its discipline and kind."""
+    visits = _with_draws(visits, draws, "u_template").join(
+        catalog.choices, on=["discipline", "is_evaluation"], how="left"
+    )
+    return visits.with_columns(
+        (pl.col("first_template") + _scaled("u_template", pl.col("templates"))).alias(
+            "template_id"
+        ),
+        pl.lit(None, pl.String).alias("case_id"),
+    ).drop("u_template", "first_template", "templates")
+
+
+def plant_cases(
+    visits: pl.DataFrame, catalog: Catalog, cases: Sequence[PlantedCase], draws: Draws
+) -> pl.DataFrame:
+    """Give each planted case a treatment visit on a PT patient of its payer class (a
+    different patient per case while there are enough), delivered by the patient's PT
+    so that the case tests one thing only."""
+    candidates = visits.filter(~pl.col("is_evaluation"), pl.col("discipline") == "PT")
+    used_patients: list[str] = []
+    picks: list[int] = []
+    for case in cases:
+        pool = candidates.filter(
+            pl.col("payer_class") == case.payer_class, ~pl.col("visit_id").is_in(picks)
+        )
+        fresh = pool.filter(~pl.col("patient_id").is_in(used_patients))
+        pool = fresh if fresh.height else pool
+        if not pool.height:
+            raise ValueError(
+                f"no {case.payer_class} PT treatment visit left for case {case.case_id}"
+            )
+        patient = draws.pick(pool.get_column("patient_id").unique().sort().to_list())
+        own = pool.filter(pl.col("patient_id") == patient).get_column("visit_id")
+        picks.append(draws.pick(own.sort().to_list()))
+        used_patients.append(patient)
+    planted = pl.DataFrame(
+        {
+            "visit_id": pl.Series(picks, dtype=visits.schema["visit_id"]),
+            "planted_case": [case.case_id for case in cases],
+            "planted_template": [catalog.case_templates[case.case_id] for case in cases],
+        }
+    )
+    is_planted = pl.col("planted_case").is_not_null()
+    return (
+        visits.join(planted, on="visit_id", how="left")
+        .with_columns(
+            pl.coalesce("planted_template", "template_id").alias("template_id"),
+            pl.col("planted_case").alias("case_id"),
+            pl.when(is_planted)
+            .then(pl.col("therapist_npi"))
+            .otherwise(pl.col("provider_npi"))
+            .alias("provider_npi"),
+            pl.when(is_planted)
+            .then(pl.col("discipline"))
+            .otherwise(pl.col("provider_role"))
+            .alias("provider_role"),
+        )
+        .drop("planted_case", "planted_template")
+        .sort("visit_id")
+    )
+
+
+# -------------------------------------------------------------------------- time logs
+
+
+def visit_lines(visits: pl.DataFrame, catalog: Catalog) -> pl.DataFrame:
+    """The services of each visit, in the order they were delivered."""
+    return visits.join(catalog.lines, on="template_id", how="inner").sort("visit_id", "seq")
+
+
+def split_segments(lines: pl.DataFrame, profile: Profile, draws: Draws) -> pl.DataFrame:
+    """Logged services as segments (`segment` = minutes); some clean timed codes are
+    logged as two back-to-back parts, as when a therapist saves a note midway.
+
+    Evaluations and planted cases stay whole, so their minutes read plainly in the file.
+    """
+    logged = _with_draws(lines.filter(pl.col("minutes") > 0), draws, "u_split", "u_cut")
+    splittable = (
+        pl.col("case_id").is_null()
+        & ~pl.col("cpt_code").is_in(sorted(EVALUATION_CODES))
+        & (pl.col("minutes") >= 2 * MIN_SEGMENT_MINUTES)
+        & (pl.col("u_split") < profile.split_share)
+    )
+    cut_range = pl.col("minutes") - 2 * MIN_SEGMENT_MINUTES + 1
+    logged = logged.with_columns(
+        pl.when(splittable)
+        .then(MIN_SEGMENT_MINUTES + _scaled("u_cut", cut_range))
+        .otherwise(pl.col("minutes"))
+        .alias("first_part")
+    )
+    first = logged.with_columns(pl.lit(1).alias("part"), pl.col("first_part").alias("segment"))
+    second = logged.filter(pl.col("first_part") < pl.col("minutes")).with_columns(
+        pl.lit(2).alias("part"), (pl.col("minutes") - pl.col("first_part")).alias("segment")
+    )
+    return pl.concat([first, second]).sort("visit_id", "seq", "part")
+
+
+def schedule(segments: pl.DataFrame, draws: Draws) -> pl.DataFrame:
+    """Clock minutes for every segment: each provider's visits run back to back from 08:00
+    in a drawn order with a gap between patients; a visit's segments follow one another
+    with none. So no provider and no patient is ever in two places at once."""
+    visits = (
+        segments.group_by("visit_id", "provider_npi", "service_date")
+        .agg(pl.col("segment").sum().alias("duration"))
+        .sort("visit_id")
+    )
+    visits = _with_draws(visits, draws, "u_order")
+    before = (
+        (pl.col("duration") + GAP_MINUTES)
+        .cum_sum()
+        .shift(1, fill_value=0)
+        .over(["provider_npi", "service_date"], order_by=["u_order", "visit_id"])
+    )
+    visits = visits.with_columns((DAY_START_MINUTE + before).alias("visit_start"))
+    within = pl.col("segment").cum_sum().shift(1, fill_value=0).over("visit_id")
+    return (
+        segments.join(visits.select("visit_id", "visit_start"), on="visit_id")
+        .sort("visit_id", "seq", "part")
+        .with_columns((pl.col("visit_start") + within).alias("start_minute"))
+        .with_columns((pl.col("start_minute") + pl.col("segment")).alias("end_minute"))
+    )
+
+
+def _clock(minute: str) -> pl.Expr:
+    """`YYYY-MM-DD HH:MM` for a minute of the row's service day."""
+    stamp = pl.col("service_date").cast(pl.Datetime("us")) + pl.duration(minutes=pl.col(minute))
+    return stamp.dt.strftime("%Y-%m-%d %H:%M")
+
+
+def timelog_rows(segments: pl.DataFrame) -> pl.DataFrame:
+    """Time-log export rows, one per segment, plus the keys that order the export."""
+    width = max(6, len(str(segments.get_column("visit_id").max())))
+    session = pl.format("S{}", (pl.col("visit_id") + 1).cast(pl.String).str.zfill(width))
+    note = pl.when(pl.col("cpt_code").is_in(sorted(EVALUATION_CODES))).then(pl.lit(EVALUATION_NOTE))
+    return segments.select(
+        "patient_id",
+        "provider_npi",
+        "provider_role",
+        pl.col("service_date").dt.strftime("%Y-%m-%d"),
+        "cpt_code",
+        _clock("start_minute").alias("start_time"),
+        _clock("end_minute").alias("end_time"),
+        session.alias("session_id"),
+        note.alias("note_type"),
+        pl.lit(None, pl.String).alias(REJECT_COLUMN),
+        pl.col("service_date").alias("sort_date"),
+        pl.col("start_minute").alias("sort_minute"),
+    )
+
+
+def rejected_segments(free: pl.DataFrame, segments: pl.DataFrame) -> pl.DataFrame:
+    """Two segments validation must reject: one ending before it starts, one without a
+    patient. Each stands on a day its patient has no visit, after the provider's last
+    visit, so even if one were accepted no planted outcome would change."""
+    day_end = segments.group_by("provider_npi", "service_date").agg(
+        pl.col("end_minute").max().alias("day_end")
+    )
+    bad = (
+        free.rename({"therapist_npi": "provider_npi"})
+        .join(day_end, on=["provider_npi", "service_date"], how="left")
+        .with_columns(
+            pl.int_range(pl.len()).alias("which"),
+            (pl.col("day_end").fill_null(DAY_START_MINUTE - GAP_MINUTES) + GAP_MINUTES).alias(
+                "start_minute"
+            ),
+        )
+        .with_columns((pl.col("start_minute") + REJECTED_SEGMENT_MINUTES).alias("end_minute"))
+    )
+    reversed_times = pl.col("which") == 0
+    no_patient = pl.col("which") == 1
+    return bad.select(
+        pl.when(no_patient).then(None).otherwise(pl.col("patient_id")).alias("patient_id"),
+        "provider_npi",
+        pl.col("discipline").alias("provider_role"),
+        pl.col("service_date").dt.strftime("%Y-%m-%d"),
+        pl.lit("97110").alias("cpt_code"),
+        pl.when(reversed_times)
+        .then(_clock("end_minute"))
+        .otherwise(_clock("start_minute"))
+        .alias("start_time"),
+        pl.when(reversed_times)
+        .then(_clock("start_minute"))
+        .otherwise(_clock("end_minute"))
+        .alias("end_time"),
+        pl.format("SX{}", pl.col("which") + 1).alias("session_id"),
+        pl.lit(None, pl.String).alias("note_type"),
+        pl.when(reversed_times)
+        .then(pl.lit("end_time"))
+        .otherwise(pl.lit("patient_id"))
+        .alias(REJECT_COLUMN),
+        pl.col("service_date").alias("sort_date"),
+        pl.col("start_minute").alias("sort_minute"),
+    )
+
+
+def order_timelogs(pending: pl.DataFrame) -> pl.DataFrame:
+    """EMR export order: by day, provider, then clock time."""
+    return pending.sort(
+        "sort_date", "provider_npi", "sort_minute", "patient_id", nulls_last=True
+    ).drop("sort_date", "sort_minute")
+
+
+# ---------------------------------------------------------------------------- claims
+
+
+def _modifiers() -> pl.Expr:
+    """GP or GO by discipline, then CQ or CO when an assistant delivered the visit."""
+    therapy = pl.col("discipline").replace_strict(THERAPY_MODIFIER)
+    assistant = pl.col("provider_role").replace_strict(ASSISTANT_MODIFIER, default=None)
+    return pl.concat_str([therapy, assistant], separator=",", ignore_nulls=True)
+
+
+def _charge(units: pl.Expr) -> pl.Expr:
+    """Fee times units, written as dollars and cents from whole cents."""
+    cents = pl.col("cpt_code").replace_strict(FEE_CENTS, return_dtype=pl.Int64) * units
+    return pl.format("{}.{}", cents // 100, (cents % 100).cast(pl.String).str.zfill(2))
+
+
+def _claim_columns() -> list[pl.Expr]:
+    """Claim export columns from visit-and-service rows, with the keys that order and
+    number the claims (`sort_*`, `claim_key`)."""
+    return [
+        pl.col("service_date").alias("sort_date"),
+        pl.col("visit_start").alias("sort_minute"),
+        pl.col("visit_id").alias("sort_visit"),
+        "sort_sub",
+        "claim_key",
+        "case_id",
+        "line_number",
+        pl.lit("1").alias("claim_frequency"),
+        "patient_id",
+        "payer",
+        "rendering_npi",
+        pl.col("service_date").dt.strftime("%Y-%m-%d"),
+        "cpt_code",
+        _modifiers().alias("modifiers"),
+        "units",
+        _charge(pl.col("units")).alias("charge"),
+        "diagnosis_codes",
+        pl.lit(PLACE_OF_SERVICE).alias("place_of_service"),
+        pl.lit(None, pl.String).alias(REJECT_COLUMN),
+    ]
+
+
+def claim_rows(lines: pl.DataFrame, visit_starts: pl.DataFrame) -> pl.DataFrame:
+    """One claim per visit, one line per billed code (a code logged but not billed,
+    like S12's 97116, has no line)."""
+    billed = lines.filter(pl.col("units") > 0).join(visit_starts, on="visit_id", how="left")
+    return (
+        billed.sort("visit_id", "seq")
+        .with_columns(
+            (pl.int_range(pl.len()).over("visit_id") + 1).alias("line_number"),
+            pl.format("V{}", pl.col("visit_id")).alias("claim_key"),
+            pl.lit(0).alias("sort_sub"),
+        )
+        .select(_claim_columns())
+    )
+
+
+def erroneous_claims(
+    visits: pl.DataFrame, visit_starts: pl.DataFrame, cases: Sequence[PlantedCase]
+) -> pl.DataFrame:
+    """The second claims billed in error on planted visits' days (voided later on);
+    each comes right after its visit's own claim."""
+    rows = [
+        (case.case_id, seq, cpt_code, units)
+        for case in cases
+        for seq, (cpt_code, units) in enumerate(case.voided_claim, start=1)
+    ]
+    extra = pl.DataFrame(
+        rows,
+        schema={
+            "case_id": pl.String,
+            "line_number": pl.Int64,
+            "cpt_code": pl.String,
+            "units": pl.Int64,
+        },
+        orient="row",
+    )
+    return (
+        extra.join(visits.drop("template_id"), on="case_id")
+        .join(visit_starts, on="visit_id")
+        .with_columns(
+            pl.format("X{}", pl.col("case_id")).alias("claim_key"), pl.lit(1).alias("sort_sub")
+        )
+        .select(_claim_columns())
+    )
+
+
+def rejected_claims(free: pl.DataFrame) -> pl.DataFrame:
+    """Three claims of one line, each with one bad value: an NPI with a wrong check digit,
+    a date that does not exist, zero units. None stands for a visit, so rejecting them
+    changes no finding. Each comes after the claims of its day."""
+    bad = free.with_columns(
+        pl.int_range(pl.len()).alias("which"),
+        pl.format("R{}", pl.int_range(pl.len())).alias("claim_key"),
+        pl.lit(24 * 60).alias("visit_start"),
+        pl.lit(0, pl.UInt32).alias("visit_id"),
+        pl.lit(2).alias("sort_sub"),
+        pl.lit(1).alias("line_number"),
+        pl.lit("97110").alias("cpt_code"),
+        pl.lit(1).alias("units"),
+        pl.col("therapist_npi").alias("rendering_npi"),
+        pl.col("discipline").alias("provider_role"),
+        pl.lit(None, pl.String).alias("case_id"),
+    )
+    rows = bad.select(*_claim_columns(), "which")
+    npi = pl.col("rendering_npi")
+    wrong_check_digit = npi.str.slice(0, 9) + ((npi.str.slice(9, 1).cast(pl.Int64) + 1) % 10).cast(
+        pl.String
+    )
+    which = pl.col("which")
+    return rows.with_columns(
+        pl.when(which == 0).then(wrong_check_digit).otherwise(npi).alias("rendering_npi"),
+        pl.when(which == 1)
+        .then(pl.lit(IMPOSSIBLE_DATE))
+        .otherwise(pl.col("service_date"))
+        .alias("service_date"),
+        pl.when(which == 2).then(0).otherwise(pl.col("units")).alias("units"),
+        pl.when(which == 2).then(_charge(pl.lit(0))).otherwise(pl.col("charge")).alias("charge"),
+        which.replace_strict([0, 1, 2], ["rendering_npi", "service_date", "units"]).alias(
+            REJECT_COLUMN
+        ),
+    ).drop("which")
+
+
+def number_claims(pending: pl.DataFrame, first_day: date) -> pl.DataFrame:
+    """Put the claims in export order (by day, then visit time) and number them in that
+    order: C, year and month of the first day, then a running number."""
+    pending = pending.sort(
+        "sort_date", "sort_minute", "sort_visit", "sort_sub", "claim_key", "line_number"
+    )
+    number = pl.col("claim_key").is_first_distinct().cum_sum()
+    width = max(4, len(str(pending.get_column("claim_key").n_unique())))
+    prefix = "C" + first_day.strftime("%y%m")
+    return pending.with_columns(
+        (prefix + number.cast(pl.String).str.zfill(width)).alias("claim_id")
+    ).drop("sort_date", "sort_minute", "sort_visit", "sort_sub")
+
+
+def follow_up_claims(claims: pl.DataFrame, cases: Sequence[PlantedCase]) -> pl.DataFrame:
+    """Replacement (7) and void (8) copies of planted claims, for the end of the file."""
+    copies = []
+    for case in cases:
+        if case.corrected_units:
+            original = claims.filter(
+                pl.col("case_id") == case.case_id, pl.col("claim_key").str.starts_with("V")
+            )
+            units = pl.col("cpt_code").replace_strict(case.corrected_units, return_dtype=pl.Int64)
+            copies.append(
+                original.with_columns(
+                    pl.lit("7").alias("claim_frequency"),
+                    units.alias("units"),
+                    _charge(units).alias("charge"),
+                )
+            )
+        if case.voided_claim:
+            original = claims.filter(pl.col("claim_key") == f"X{case.case_id}")
+            copies.append(original.with_columns(pl.lit("8").alias("claim_frequency")))
+    if not copies:
+        return claims.clear()
+    return pl.concat(copies).sort("claim_id", "line_number")
+
+
+# ------------------------------------------------------------------------ answer key
+
+
+def free_patient_days(
+    patients: pl.DataFrame, calendar: pl.DataFrame, visits: pl.DataFrame, draws: Draws, n: int
+) -> pl.DataFrame:
+    """`n` distinct (patient, weekday) pairs on which the patient has no visit, for the
+    rejected rows: whatever happens to them, no visit's outcome depends on them."""
+    free = (
+        patients.join(calendar, how="cross")
+        .join(
+            visits.select("patient_id", "service_date"),
+            on=["patient_id", "service_date"],
+            how="anti",
+        )
+        .sort("patient_id", "service_date")
+    )
+    return _with_draws(free, draws, "u").sort("u").head(n).sort("service_date", "patient_id")
+
+
+def expected_findings(claims: pl.DataFrame, cases: Sequence[PlantedCase]) -> pl.DataFrame:
+    """The findings a correct audit reports: exactly the planted problems."""
+    key = pl.DataFrame(
+        [
+            (case.case_id, e.rule_id, e.cpt_code, e.units_billed, e.units_supported)
+            for case in cases
+            for e in case.expected
+        ],
+        schema={
+            "case_id": pl.String,
+            "rule_id": pl.String,
+            "cpt_code": pl.String,
+            "units_billed": pl.Int64,
+            "units_supported": pl.Int64,
+        },
+        orient="row",
+    )
+    originals = claims.filter(
+        pl.col("claim_frequency") == "1", pl.col("claim_key").str.starts_with("V")
+    ).select("case_id", "cpt_code", "claim_id", "line_number")
+    findings = key.join(originals, on=["case_id", "cpt_code"], how="left")
+    if findings.get_column("claim_id").null_count():
+        raise ValueError("a planted finding names a code its claim does not bill")
+    return findings.sort("claim_id", "line_number").select(FINDING_COLUMNS)
+
+
+def expected_rejects(claims: pl.DataFrame, timelogs: pl.DataFrame) -> pl.DataFrame:
+    """The rows validation must set aside: file, data row number (from 1), bad column."""
+    return pl.concat(
+        frame.with_row_index("row_number", offset=1)
+        .filter(pl.col(REJECT_COLUMN).is_not_null())
+        .select(
+            pl.lit(file).alias("file"),
+            pl.col("row_number").cast(pl.Int64),
+            pl.col(REJECT_COLUMN).alias("column"),
+        )
+        for file, frame in (("claims.csv", claims), ("timelogs.csv", timelogs))
+    )
+
+
+def planted_claims(claims: pl.DataFrame, visits: pl.DataFrame) -> pl.DataFrame:
+    """Where each planted case landed: its visit's claim, and any claim billed in error."""
+    own = (
+        claims.filter(pl.col("claim_key").str.starts_with("V"))
+        .group_by("case_id")
+        .agg(pl.col("claim_id").first())
+    )
+    extra = (
+        claims.filter(pl.col("claim_key").str.starts_with("X"))
+        .group_by("case_id")
+        .agg(pl.col("claim_id").first().alias("voided_claim_id"))
+    )
+    return (
+        visits.filter(pl.col("case_id").is_not_null())
+        .join(own, on="case_id", how="left")
+        .join(extra, on="case_id", how="left")
+        .select(
+            "case_id",
+            "claim_id",
+            "voided_claim_id",
+            "patient_id",
+            pl.col("service_date").dt.strftime("%Y-%m-%d"),
+            "payer",
+            "provider_npi",
+        )
+    )
+
+
+# ------------------------------------------------------------------------- generating
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Everything one run writes, plus what the README says about it."""
+
+    claims: pl.DataFrame
+    timelogs: pl.DataFrame
+    findings: pl.DataFrame
+    rejects: pl.DataFrame
+    roster: pl.DataFrame
+    patients: pl.DataFrame
+    planted: pl.DataFrame
+    visits: int
+
+    @property
+    def case_claims(self) -> dict[str, str]:
+        """Planted case id -> claim id of its visit."""
+        rows = self.planted.select("case_id", "claim_id").iter_rows()
+        return {case_id: claim_id for case_id, claim_id in rows}
+
+
+def generate(profile: Profile, seed: int = DEFAULT_SEED) -> Dataset:
+    """Build the whole practice for `profile` from `seed`. The order of the steps is
+    part of the output: each one takes the next draws from the one stream."""
+    draws = Draws(seed)
+    cases = PLANTED_CASES if profile.plant else ()
+    roster = build_roster(profile, draws)
+    patients = build_patients(profile, roster, draws)
+    calendar = build_calendar(profile)
+    catalog = build_catalog(profile, cases)
+    visits = assign_templates(build_visits(profile, patients, calendar, draws), catalog, draws)
+    if cases:
+        visits = plant_cases(visits, catalog, cases, draws)
+    lines = visit_lines(visits, catalog)
+    segments = schedule(split_segments(lines, profile, draws), draws)
+    visit_starts = segments.group_by("visit_id").agg(
+        pl.col("start_minute").min().alias("visit_start")
+    )
+
+    pending_claims = [claim_rows(lines, visit_starts)]
+    pending_logs = [timelog_rows(segments)]
+    if cases:
+        free = free_patient_days(patients, calendar, visits, draws, 5)
+        pending_claims.append(erroneous_claims(visits, visit_starts, cases))
+        pending_claims.append(rejected_claims(free.head(3)))
+        pending_logs.append(rejected_segments(free.tail(2), segments))
+    claims = number_claims(pl.concat(pending_claims, how="diagonal_relaxed"), profile.first_day)
+    claims = pl.concat([claims, follow_up_claims(claims, cases)])
+    timelogs = order_timelogs(pl.concat(pending_logs, how="diagonal_relaxed"))
+    return Dataset(
+        claims=claims.select(*CLAIMS_COLUMNS, REJECT_COLUMN),
+        timelogs=timelogs.select(*TIMELOG_COLUMNS, REJECT_COLUMN),
+        findings=expected_findings(claims, cases),
+        rejects=expected_rejects(claims, timelogs),
+        roster=roster,
+        patients=patients,
+        planted=planted_claims(claims, visits),
+        visits=visits.height,
+    )
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def write(dataset: Dataset, out: Path, profile: Profile, seed: int) -> list[Path]:
+    """Write the exports, the answer key and the README into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    frames = {
+        "claims.csv": dataset.claims.drop(REJECT_COLUMN),
+        "timelogs.csv": dataset.timelogs.drop(REJECT_COLUMN),
+        "expected_findings.csv": dataset.findings,
+        "expected_rejects.csv": dataset.rejects,
+    }
+    written = []
+    for name, frame in frames.items():
+        frame.write_csv(out / name)
+        written.append(out / name)
+    readme = out / "README.md"
+    readme.write_text(readme_text(dataset, profile, seed), encoding="utf-8")
+    return [*written, readme]
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.synth",
+        description="Write synthetic therapy claims and time logs with planted problems.",
+    )
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="sample")
+    parser.add_argument("--out", type=Path, required=True, help="folder to write into")
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument(
+        "--no-check", action="store_true", help="skip re-reading and checking the written files"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    profile = PROFILES[args.profile]
+    dataset = generate(profile, args.seed)
+    for path in write(dataset, args.out, profile, args.seed):
+        print(f"wrote {path}")
+    if not args.no_check:
+        for line in verify(args.out, dataset.case_claims):
+            print(f"checked: {line}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
