@@ -52,3 +52,22 @@ TIMELOGS = InputKind(
     ),
     optional=("session_id", "note_type"),
 )
+
+# findings.csv / findings.parquet, in this order: the contract columns, then extensions.
+FINDINGS_COLUMNS = (
+    "finding_id",
+    "rule_id",
+    "severity",
+    "patient_id",
+    "provider_npi",
+    "service_date",
+    "claim_id",
+    "line_number",
+    "cpt_code",
+    "units_billed",
+    "units_supported",
+    "amount_at_risk",
+    "message",
+    "payer",
+    "units_at_risk",
+)

@@ -20,27 +20,11 @@ import jinja2
 import polars as pl
 
 from pipeline.catalog import Catalog
+from pipeline.columns import FINDINGS_COLUMNS
 from pipeline.config import Config
 from pipeline.store import first_row, frame
 
 TEMPLATES = Path(__file__).with_name("templates")
-FINDINGS_COLUMNS = (
-    "finding_id",
-    "rule_id",
-    "severity",
-    "patient_id",
-    "provider_npi",
-    "service_date",
-    "claim_id",
-    "line_number",
-    "cpt_code",
-    "units_billed",
-    "units_supported",
-    "amount_at_risk",
-    "message",
-    "payer",
-    "units_at_risk",
-)
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
 
 
