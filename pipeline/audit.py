@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
@@ -20,7 +21,8 @@ from pipeline.store import first_row
 log = logging.getLogger(__name__)
 
 DERIVED_DIR = RULES_DIR / "derived"
-FINDING_COLUMNS = (
+# What every rule's SQL returns (in any order); the optional ones are added if left out.
+RULE_COLUMNS = (
     "patient_id",
     "provider_npi",
     "service_date",
@@ -33,6 +35,54 @@ FINDING_COLUMNS = (
     "units_at_risk",
     "message",
 )
+OPTIONAL_RULE_COLUMNS = {
+    # Tells apart two findings of one rule on the same line or patient-day.
+    "finding_key": "VARCHAR DEFAULT NULL",
+    # The share of the unsupported units' fee at risk (a missing CQ costs 15%, not 100%).
+    "rate_fraction": "DOUBLE DEFAULT 1.0",
+}
+
+PRICING_PARAMS = ("assistant_rate_fraction", "assistant_rate_from")
+
+# Findings of a rule, kept to the run's own claims and patient-days, with a stable id
+# and a price: unsupported units x the code's fee for the service year x the rule's
+# fraction, at the assistant rate where the line carries CQ or CO.
+INSERT_FINDINGS = """
+INSERT INTO findings
+SELECT
+    $run_id,
+    substr(md5(concat_ws('|', $rule_id, coalesce(r.claim_id, ''),
+        coalesce(CAST(r.line_number AS VARCHAR), ''), coalesce(r.patient_id, ''),
+        coalesce(CAST(r.service_date AS VARCHAR), ''), coalesce(r.cpt_code, ''),
+        coalesce(r.provider_npi, ''), coalesce(r.finding_key, ''))), 1, 16),
+    $rule_id,
+    $severity,
+    r.patient_id, r.provider_npi, r.service_date, r.claim_id, r.line_number, r.cpt_code,
+    r.units_billed, r.units_supported,
+    CASE WHEN $priced THEN round(
+        r.units_at_risk * fee.rate * r.rate_fraction
+        * CASE
+            WHEN r.service_date >= CAST($assistant_rate_from AS DATE)
+                AND ('CQ' IN (l.modifier_1, l.modifier_2, l.modifier_3, l.modifier_4)
+                    OR 'CO' IN (l.modifier_1, l.modifier_2, l.modifier_3, l.modifier_4))
+            THEN $assistant_rate_fraction ELSE 1.0 END,
+        2) END,
+    r.message, r.payer, r.units_at_risk
+FROM rule_rows AS r
+LEFT JOIN fee_schedule AS fee ON fee.cpt_code = r.cpt_code AND fee.year = year(r.service_date)
+LEFT JOIN audited_claim_lines AS l ON l.claim_id = r.claim_id AND l.line_number = r.line_number
+LEFT JOIN payer_methods AS m ON m.payer = r.payer
+WHERE (r.payer IS NULL OR $all_profiles OR list_contains($profiles, m.profile))
+    AND CASE
+        WHEN r.claim_id IS NOT NULL THEN EXISTS (
+            SELECT 1 FROM run_scope_claims AS s
+            WHERE s.run_id = $run_id AND s.claim_id = r.claim_id)
+        ELSE EXISTS (
+            SELECT 1 FROM run_scope_days AS s
+            WHERE s.run_id = $run_id AND s.patient_id = r.patient_id
+                AND s.service_date = r.service_date)
+    END
+"""
 
 
 @dataclass(frozen=True)
@@ -74,14 +124,19 @@ def prepare(con: duckdb.DuckDBPyConnection, config: Config, catalog: Catalog) ->
 
     Returns the reference files' checksums, which the run records.
     """
-    checksums = reference.install(con, config)
+    checksums = reference.install(con, config, catalog)
     for path in sorted(DERIVED_DIR.glob("*.sql")):
         sql = path.read_text()
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {path.stem} AS {sql}",
+            f"CREATE OR REPLACE TEMP TABLE {_table_name(path)} AS {sql}",
             bind(sql, catalog.params, f"rules/derived/{path.name}"),
         )
     return checksums
+
+
+def _table_name(path: Path) -> str:
+    """`10_timed_segments.sql` builds `timed_segments`; the number orders the builds."""
+    return path.stem.split("_", 1)[1] if path.stem[0].isdigit() else path.stem
 
 
 def _run_rule(con: duckdb.DuckDBPyConnection, run_id: str, rule: Rule) -> RuleResult:
@@ -94,43 +149,37 @@ def _run_rule(con: duckdb.DuckDBPyConnection, run_id: str, rule: Rule) -> RuleRe
 
     params = bind(rule.sql, rule.params, f"rules/{rule.id}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE rule_rows AS {rule.sql}", params)
-    returned = [row[0] for row in con.execute("DESCRIBE rule_rows").fetchall()]
-    if tuple(returned) != FINDING_COLUMNS:
-        raise RuntimeError(f"rule {rule.id} returns {returned}, expected {list(FINDING_COLUMNS)}")
-
+    _complete_rule_rows(con, rule)
     con.execute(
-        """
-        INSERT INTO findings
-        SELECT
-            $run_id,
-            substr(md5(concat_ws('|', $rule_id, coalesce(r.claim_id, ''),
-                coalesce(CAST(r.line_number AS VARCHAR), ''), coalesce(r.patient_id, ''),
-                coalesce(CAST(r.service_date AS VARCHAR), ''), coalesce(r.cpt_code, ''),
-                coalesce(r.provider_npi, ''))), 1, 16),
-            $rule_id,
-            $severity,
-            r.patient_id, r.provider_npi, r.service_date, r.claim_id, r.line_number, r.cpt_code,
-            r.units_billed, r.units_supported,
-            round(r.units_at_risk * fee.rate, 2),
-            r.message, r.payer, r.units_at_risk
-        FROM rule_rows AS r
-        LEFT JOIN fee_schedule AS fee
-            ON fee.cpt_code = r.cpt_code AND fee.year = year(r.service_date)
-        WHERE CASE
-            WHEN r.claim_id IS NOT NULL THEN EXISTS (
-                SELECT 1 FROM run_scope_claims AS s
-                WHERE s.run_id = $run_id AND s.claim_id = r.claim_id)
-            ELSE EXISTS (
-                SELECT 1 FROM run_scope_days AS s
-                WHERE s.run_id = $run_id AND s.patient_id = r.patient_id
-                    AND s.service_date = r.service_date)
-        END
-        """,
-        {"run_id": run_id, "rule_id": rule.id, "severity": rule.severity},
+        INSERT_FINDINGS,
+        {
+            "run_id": run_id,
+            "rule_id": rule.id,
+            "severity": rule.severity,
+            "priced": rule.money != "none",
+            "all_profiles": "*" in rule.payer_profiles,
+            "profiles": list(rule.payer_profiles),
+            **{name: rule.params[name] for name in PRICING_PARAMS},
+        },
     )
     count, amount = _totals(con, run_id, rule.id)
     log.info("rule %s: %d findings", rule.id, count)
     return RuleResult(rule.id, "findings" if count else "clean", count, amount)
+
+
+def _complete_rule_rows(con: duckdb.DuckDBPyConnection, rule: Rule) -> None:
+    """Check the rule's columns and add the optional ones it left out."""
+    returned = {row[0] for row in con.execute("DESCRIBE rule_rows").fetchall()}
+    missing = [c for c in RULE_COLUMNS if c not in returned]
+    extra = returned - set(RULE_COLUMNS) - set(OPTIONAL_RULE_COLUMNS)
+    if missing or extra:
+        raise RuntimeError(
+            f"rule {rule.id}: its SQL lacks {missing or 'nothing'} "
+            f"and adds {sorted(extra) or 'nothing'}"
+        )
+    for column, default in OPTIONAL_RULE_COLUMNS.items():
+        if column not in returned:
+            con.execute(f"ALTER TABLE rule_rows ADD COLUMN {column} {default}")
 
 
 def _totals(con: duckdb.DuckDBPyConnection, run_id: str, rule_id: str) -> tuple[int, float]:

@@ -14,6 +14,9 @@ from pipeline.errors import UsageError
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 SEVERITIES = ("high", "medium", "low")
+# What a finding's amount means: billed money the evidence does not support, revenue
+# the practice left unbilled, or no amount at all (the finding is about something else).
+MONEY_KINDS = ("at_risk", "missed", "none")
 PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
@@ -29,6 +32,7 @@ class Rule:
     payer_profiles: tuple[str, ...]
     params: dict[str, Any]
     enabled: bool
+    money: str
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class Catalog:
     version: str
     checksum: str
     params: dict[str, Any]
+    # Parameters a payer profile may set for its own payers (columns of payer_methods).
+    profile_params: dict[str, Any]
     rules: tuple[Rule, ...]
 
 
@@ -49,8 +55,20 @@ def load_catalog(config: Config, rules_dir: Path = RULES_DIR) -> Catalog:
         raise UsageError(f"{config.source}: [rules] names unknown rule ids: {', '.join(unknown)}")
     shared = {**raw.get("params", {}), **config.params}
     rules = tuple(_rule(entry, rules_dir, shared, config) for entry in entries)
+    profile_params = raw.get("profile_params", {})
+    for profile in config.payer_profiles:
+        unknown = sorted(set(profile.params) - set(profile_params))
+        if unknown:
+            raise UsageError(
+                f"{config.source}: payer profile {profile.name!r}: unknown params "
+                f"{', '.join(unknown)} (known: {', '.join(profile_params) or 'none'})"
+            )
     return Catalog(
-        version=raw["version"], checksum=_tree_checksum(rules_dir), params=shared, rules=rules
+        version=raw["version"],
+        checksum=_tree_checksum(rules_dir),
+        params=shared,
+        profile_params=profile_params,
+        rules=rules,
     )
 
 
@@ -82,7 +100,17 @@ def _rule(entry: dict[str, Any], rules_dir: Path, shared: dict[str, Any], config
         payer_profiles=tuple(entry.get("payer_profiles", ("*",))),
         params={**shared, **entry.get("params", {}), **override.get("params", {})},
         enabled=bool(override.get("enabled", True)),
+        money=_money(entry),
     )
+
+
+def _money(entry: dict[str, Any]) -> str:
+    money = entry.get("money", "at_risk")
+    if money not in MONEY_KINDS:
+        raise ValueError(
+            f"rules/catalog.toml: rule {entry['id']}: money must be one of {MONEY_KINDS}"
+        )
+    return money
 
 
 def _tree_checksum(rules_dir: Path) -> str:

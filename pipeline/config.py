@@ -19,6 +19,8 @@ class PayerProfile:
     name: str
     payers: tuple[str, ...]
     unit_method: str
+    # Overrides of the catalog's [profile_params] for this profile's payers.
+    params: dict[str, Any]
 
     def matches(self, payer: str) -> bool:
         return any(fnmatch.fnmatchcase(payer.upper(), p.upper()) for p in self.payers)
@@ -98,4 +100,7 @@ def _profile(entry: dict[str, Any], source: str) -> PayerProfile:
             f"{source}: payer profile {name!r}: unit_method must be one of "
             f"{', '.join(UNIT_METHODS)}, not {method!r}"
         )
-    return PayerProfile(name=name, payers=tuple(payers), unit_method=method)
+    params = entry.get("params", {})
+    if not isinstance(params, dict):
+        raise UsageError(f"{source}: payer profile {name!r}: params must be a table")
+    return PayerProfile(name=name, payers=tuple(payers), unit_method=method, params=dict(params))

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
 
-from pipeline.catalog import RULES_DIR
+from pipeline.catalog import RULES_DIR, Catalog
 from pipeline.config import Config
+
+log = logging.getLogger(__name__)
 
 REFERENCE_DIR = RULES_DIR / "reference"
 RVU_FILE = "pfs_rvu_therapy_2019_2025.csv"
@@ -18,12 +22,12 @@ CF_FILE = "conversion_factors.csv"
 CPT_FILE = "cpt_codes.csv"
 
 
-def install(con: duckdb.DuckDBPyConnection, config: Config) -> dict[str, str]:
+def install(con: duckdb.DuckDBPyConnection, config: Config, catalog: Catalog) -> dict[str, str]:
     """Create the reference tables for this session; return each source file's checksum."""
     cpt = pl.read_csv(REFERENCE_DIR / CPT_FILE, schema_overrides={"cpt_code": pl.String})
     _replace(con, "ref_cpt_codes", cpt)
     _replace(con, "fee_schedule", fee_schedule(REFERENCE_DIR / RVU_FILE, REFERENCE_DIR / CF_FILE))
-    _replace(con, "payer_methods", payer_methods(con, config))
+    _replace(con, "payer_methods", payer_methods(con, config, catalog.profile_params))
     return {
         name: hashlib.sha256((REFERENCE_DIR / name).read_bytes()).hexdigest()[:16]
         for name in (CPT_FILE, RVU_FILE, CF_FILE)
@@ -65,18 +69,44 @@ def fee_schedule(rvu_path: Path, cf_path: Path, last_year: int | None = None) ->
     )
 
 
-def payer_methods(con: duckdb.DuckDBPyConnection, config: Config) -> pl.DataFrame:
-    """Each payer in the store mapped to its profile and unit method (first match wins)."""
+def payer_methods(
+    con: duckdb.DuckDBPyConnection, config: Config, defaults: dict[str, Any]
+) -> pl.DataFrame:
+    """Each payer in the store with its profile (first match wins), unit method and
+    profile parameters. A payer no profile matches is left out, and so not judged by
+    the rules that need a method."""
     payers = [row[0] for row in con.execute("SELECT DISTINCT payer FROM claim_lines").fetchall()]
     rows = []
     for payer in payers:
         profile = config.profile_for(payer)
         if profile is not None:
-            rows.append((payer, profile.name, profile.unit_method))
-    return pl.DataFrame(
-        rows,
-        schema={"payer": pl.String, "profile": pl.String, "unit_method": pl.String},
-        orient="row",
+            params = {**defaults, **profile.params}
+            rows.append(
+                {
+                    "payer": payer,
+                    "profile": profile.name,
+                    "unit_method": profile.unit_method,
+                    **params,
+                }
+            )
+    unmatched = len(payers) - len(rows)
+    if unmatched:
+        log.warning("%d payers match no payer profile; their lines are not audited", unmatched)
+    schema = {"payer": pl.String, "profile": pl.String, "unit_method": pl.String}
+    return (
+        pl.DataFrame(rows, schema_overrides=schema)
+        if rows
+        else pl.DataFrame(schema=schema | {name: _dtype(value) for name, value in defaults.items()})
+    )
+
+
+def _dtype(value: Any) -> pl.DataType:
+    return (
+        pl.Int64
+        if isinstance(value, int)
+        else pl.Float64
+        if isinstance(value, float)
+        else pl.String
     )
 
 

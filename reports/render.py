@@ -140,11 +140,13 @@ def _summary(
         },
         "findings": {
             "total": findings.height,
-            "amount_at_risk": round(float(findings["amount_at_risk"].sum() or 0), 2),
+            "amount_at_risk": _money_total(findings, catalog, "at_risk"),
+            "revenue_missed": _money_total(findings, catalog, "missed"),
             "by_rule": {
                 rule.id: {
                     "title": rule.title,
                     "severity": rule.severity,
+                    "money": rule.money,
                     **results.get(
                         rule.id, {"status": "not run", "findings": 0, "amount_at_risk": 0.0}
                     ),
@@ -158,6 +160,13 @@ def _summary(
             "reference": references,
         },
     }
+
+
+def _money_total(findings: pl.DataFrame, catalog: Catalog, kind: str) -> float:
+    """Dollars of the rules whose amounts mean `kind`; at-risk and missed never mix."""
+    rule_ids = [rule.id for rule in catalog.rules if rule.money == kind]
+    amounts = findings.filter(pl.col("rule_id").is_in(rule_ids))["amount_at_risk"]
+    return round(float(amounts.sum() or 0), 2)
 
 
 def _installed() -> bool:

@@ -63,6 +63,7 @@ def test_summary_reconciles_and_counts_money_per_rule(overbilled):
     assert summary["findings"]["by_rule"]["UNITS_OVERBILLED"] | {"title": None} == {
         "title": None,
         "severity": "high",
+        "money": "at_risk",
         "status": "findings",
         "findings": 1,
         "amount_at_risk": 28.79,

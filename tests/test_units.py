@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import back_to_back, claim, segment
+from tests.conftest import PTA_NPI, back_to_back, claim, segment
 
 MEDICARE, COMMERCIAL = "MEDICARE PART B", "AETNA"
 
@@ -137,3 +137,18 @@ def test_assistant_minutes_count_in_the_therapy_discipline(code_units):
     ]
     table = code_units([claim("97110", 1, modifiers="GP,CQ")], segments)
     assert table.select("discipline", "minutes", "units_supported").rows() == [("PT", 15, 1)]
+
+
+def test_minutes_logged_under_two_codes_count_once(code_units):
+    # 97110 10:00-10:25 and 97530 10:15-10:35: 35 minutes of the clock, not 45.
+    segments = [segment("97110", 25, start="10:00"), segment("97530", 20, start="10:15")]
+    table = code_units([claim("97110", 2), claim("97530", 1, line=2)], segments)
+    assert table.select("cpt_code", "minutes").rows() == [("97110", 25), ("97530", 10)]
+    assert table["day_minutes"].to_list() == [35, 35]
+    assert table["day_units_supported"].to_list() == [2, 2]
+
+
+def test_assistant_minutes_are_kept_apart(code_units):
+    segments = [segment("97110", 5), segment("97110", 10, start="08:05", role="PTA", npi=PTA_NPI)]
+    table = code_units([claim("97110", 1, modifiers="GP,CQ")], segments)
+    assert table.select("minutes", "assistant_minutes").rows() == [(15, 10)]

@@ -1,5 +1,6 @@
--- One row per patient, service day, discipline and timed code: the minutes logged, the
--- units billed and the units those minutes support under the payer profile's method.
+-- One row per patient, service day, discipline and timed code: the minutes logged (each
+-- minute once, see timed_segments), the units billed and the units those minutes support
+-- under the payer profile's method.
 -- The three unit rules read this table, so they judge every line the same way.
 --
 -- unit_basis says which rule speaks for a billed code:
@@ -14,29 +15,17 @@ WITH timed_codes AS (
 logged_days AS (
     SELECT DISTINCT service_date FROM time_segments
 ),
-segments AS (
-    SELECT
-        s.patient_id,
-        s.service_date,
-        s.cpt_code,
-        s.duration_seconds,
-        CASE
-            WHEN s.provider_role IN ('PT', 'PTA') THEN 'PT'
-            WHEN s.provider_role IN ('OT', 'OTA') THEN 'OT'
-            ELSE 'SLP'
-        END AS discipline
-    FROM time_segments AS s
-    JOIN timed_codes USING (cpt_code)
-),
 logged AS (
     SELECT
         patient_id,
         service_date,
         discipline,
         cpt_code,
-        CAST(FLOOR(SUM(duration_seconds) / 60) AS INTEGER) AS minutes,
+        CAST(FLOOR(SUM(counted_seconds) / 60) AS INTEGER) AS minutes,
+        CAST(FLOOR(SUM(CASE WHEN by_assistant THEN counted_seconds ELSE 0 END) / 60) AS INTEGER)
+            AS assistant_minutes,
         COUNT(*) AS segments
-    FROM segments
+    FROM timed_segments
     GROUP BY patient_id, service_date, discipline, cpt_code
 ),
 -- A line without GP/GO/GN takes the discipline under which most of its code's
@@ -122,6 +111,7 @@ day_codes AS (
         COALESCE(b.billed_lines, 0) AS billed_lines,
         COALESCE(b.units_billed, 0) AS units_billed,
         COALESCE(g.minutes, 0) AS minutes,
+        COALESCE(g.assistant_minutes, 0) AS assistant_minutes,
         COALESCE(g.segments, 0) AS segments
     FROM billed AS b
     FULL OUTER JOIN logged AS g
@@ -146,6 +136,7 @@ grouped AS (
         billed_lines,
         units_billed,
         minutes,
+        assistant_minutes,
         segments,
         CAST(FLOOR(minutes / $unit_minutes) AS INTEGER) AS full_units,
         minutes - $unit_minutes * CAST(FLOOR(minutes / $unit_minutes) AS INTEGER) AS leftover_minutes,
@@ -210,6 +201,7 @@ SELECT
     s.billed_lines,
     s.units_billed,
     s.minutes,
+    s.assistant_minutes,
     s.segments,
     s.units_supported,
     s.day_minutes,
