@@ -40,6 +40,9 @@ OPTIONAL_RULE_COLUMNS = {
     "finding_key": "VARCHAR DEFAULT NULL",
     # The share of the unsupported units' fee at risk (a missing CQ costs 15%, not 100%).
     "rate_fraction": "DOUBLE DEFAULT 1.0",
+    # A rule with graded thresholds (12 visits medium, 18 high) sets each finding's
+    # severity; a severity set in the configuration still wins.
+    "severity": "VARCHAR DEFAULT NULL",
 }
 
 PRICING_PARAMS = ("assistant_rate_fraction", "assistant_rate_from")
@@ -56,7 +59,7 @@ SELECT
         coalesce(CAST(r.service_date AS VARCHAR), ''), coalesce(r.cpt_code, ''),
         coalesce(r.provider_npi, ''), coalesce(r.finding_key, ''))), 1, 16),
     $rule_id,
-    $severity,
+    coalesce($configured_severity, r.severity, $severity),
     r.patient_id, r.provider_npi, r.service_date, r.claim_id, r.line_number, r.cpt_code,
     r.units_billed, r.units_supported,
     CASE WHEN $priced THEN round(
@@ -156,6 +159,7 @@ def _run_rule(con: duckdb.DuckDBPyConnection, run_id: str, rule: Rule) -> RuleRe
             "run_id": run_id,
             "rule_id": rule.id,
             "severity": rule.severity,
+            "configured_severity": rule.severity if rule.severity_configured else None,
             "priced": rule.money != "none",
             "all_profiles": "*" in rule.payer_profiles,
             "profiles": list(rule.payer_profiles),

@@ -33,6 +33,7 @@ class Rule:
     params: dict[str, Any]
     enabled: bool
     money: str
+    severity_configured: bool
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ def _rule(entry: dict[str, Any], rules_dir: Path, shared: dict[str, Any], config
         params={**shared, **entry.get("params", {}), **override.get("params", {})},
         enabled=bool(override.get("enabled", True)),
         money=_money(entry),
+        severity_configured="severity" in override,
     )
 
 
