@@ -168,7 +168,23 @@ def _run_rule(con: duckdb.DuckDBPyConnection, run_id: str, rule: Rule) -> RuleRe
     )
     count, amount = _totals(con, run_id, rule.id)
     log.info("rule %s: %d findings", rule.id, count)
-    return RuleResult(rule.id, "findings" if count else "clean", count, amount)
+    return RuleResult(
+        rule.id, "findings" if count else "clean", count, amount, _unjudged(con, run_id, rule)
+    )
+
+
+def _unjudged(con: duckdb.DuckDBPyConnection, run_id: str, rule: Rule) -> str | None:
+    if rule.unjudged is None:
+        return None
+    (lines,) = first_row(
+        con,
+        f"SELECT count(*) FROM {rule.unjudged} AS u WHERE EXISTS ("
+        "SELECT 1 FROM run_scope_claims AS s WHERE s.run_id = $run_id AND s.claim_id = u.claim_id)",
+        {"run_id": run_id},
+    )
+    return (
+        f"{lines} claim lines on days the time logs do not cover were not judged" if lines else None
+    )
 
 
 def _complete_rule_rows(con: duckdb.DuckDBPyConnection, rule: Rule) -> None:

@@ -29,6 +29,8 @@ class Rule:
     description: str
     sql: str
     requires: tuple[str, ...]
+    # A table of the run's claim lines the rule cannot judge (e.g. no time logs that day).
+    unjudged: str | None
     payer_profiles: tuple[str, ...]
     params: dict[str, Any]
     enabled: bool
@@ -98,6 +100,7 @@ def _rule(entry: dict[str, Any], rules_dir: Path, shared: dict[str, Any], config
         description=" ".join(entry.get("description", "").split()),
         sql=(rules_dir / entry["sql"]).read_text(),
         requires=tuple(entry.get("requires", ())),
+        unjudged=entry.get("unjudged"),
         payer_profiles=tuple(entry.get("payer_profiles", ("*",))),
         params={**shared, **entry.get("params", {}), **override.get("params", {})},
         enabled=bool(override.get("enabled", True)),

@@ -133,6 +133,9 @@ def test_days_the_time_logs_do_not_cover_are_not_judged(audit_rows):
     claims = [claim("97110", 2), claim("97110", 2, claim_id="C2", date="2025-10-07")]
     outputs = audit_rows(claims, [segment("97110", 30)])
     assert outputs.findings.is_empty()
+    by_rule = outputs.summary["findings"]["by_rule"]
+    note = "1 claim lines on days the time logs do not cover were not judged"
+    assert {by_rule[r]["note"] for r in ("UNITS_OVERBILLED", "TIME_LOG_MISSING")} == {note}
 
 
 def test_untimed_codes_are_never_flagged(audit_rows):
