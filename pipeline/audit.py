@@ -17,6 +17,7 @@ from pipeline import reference
 from pipeline.catalog import RULES_DIR, Catalog, Rule, bind
 from pipeline.config import Config
 from pipeline.store import first_row
+from pipeline.timing import StageTimer
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +101,18 @@ class RuleResult:
 def flag(
     con: duckdb.DuckDBPyConnection, run_id: str, config: Config, catalog: Catalog
 ) -> list[RuleResult]:
-    checksums = prepare(con, config, catalog)
+    timer = StageTimer()
+    with timer.stage("flag: prepare reference and derived tables"):
+        checksums = prepare(con, config, catalog)
     con.execute("BEGIN TRANSACTION")
     con.execute("DELETE FROM findings WHERE run_id = $run_id", {"run_id": run_id})
     con.execute("DELETE FROM rule_results WHERE run_id = $run_id", {"run_id": run_id})
     con.execute("DELETE FROM run_reference WHERE run_id = $run_id", {"run_id": run_id})
-    results = [_run_rule(con, run_id, rule) for rule in catalog.rules]
+    results = []
+    for rule in catalog.rules:
+        with timer.stage(f"flag: {rule.id}"):
+            results.append(_run_rule(con, run_id, rule))
+    timer.save(con, run_id)
     con.executemany(
         "INSERT INTO rule_results VALUES (?, ?, ?, ?, ?, ?)",
         [(run_id, r.rule_id, r.status, r.findings, r.amount_at_risk, r.note) for r in results],

@@ -20,7 +20,8 @@ from pipeline.columns import CLAIMS, TIMELOGS
 from pipeline.config import Config
 from pipeline.errors import UsageError
 from pipeline.ingest import read_inputs
-from pipeline.validate import Validated, validate
+from pipeline.timing import StageTimer
+from pipeline.validate import Validated, read_rows, validate
 from reports.render import write_outputs
 
 log = logging.getLogger(__name__)
@@ -29,15 +30,18 @@ log = logging.getLogger(__name__)
 def load(claims: list[Path], timelogs: list[Path], db: Path, config: Config) -> str:
     """Read, validate and store the exports; return the new run's id.
 
-    Every file is read and validated before the store is opened, so an unusable file
-    stops the run with the store untouched. The load itself is one transaction.
+    Every file's header is checked before the store is opened, so a missing file or
+    column stops the run with the store untouched. Files are then validated and stored
+    one at a time (memory holds one file, not all), inside one transaction: a file that
+    fails half-way rolls the whole load back.
     """
     started = datetime.now(UTC).replace(microsecond=0)
+    timer = StageTimer()
     inputs = read_inputs(claims, CLAIMS, config.columns) + read_inputs(
         timelogs, TIMELOGS, config.columns
     )
-    validated = [validate(raw) for raw in inputs]
     run_id = f"{started:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+    read = rejected = 0
     con = store.connect(db, config.store.get("memory_limit"))
     try:
         con.execute("BEGIN TRANSACTION")
@@ -45,18 +49,24 @@ def load(claims: list[Path], timelogs: list[Path], db: Path, config: Config) -> 
             "INSERT INTO runs (run_id, started_at, config_source) VALUES (?, ?, ?)",
             [run_id, started.replace(tzinfo=None), config.source],
         )
-        for item in validated:
-            _store_input(con, run_id, item)
+        for raw in inputs:
+            with timer.stage(f"load: read {raw.kind.name}"):
+                frame = read_rows(raw)
+            with timer.stage(f"load: validate {raw.kind.name}"):
+                item = validate(raw, frame)
+            del frame
+            with timer.stage(f"load: store {raw.kind.name}"):
+                _store_input(con, run_id, item)
+            read, rejected = read + item.rows_read, rejected + item.rows_rejected
+        timer.save(con, run_id)
         con.execute("UPDATE runs SET loaded_at = now() WHERE run_id = ?", [run_id])
         con.execute("COMMIT")
     finally:
         con.close()
-    read = sum(v.rows_read for v in validated)
-    rejected = sum(v.rows_rejected for v in validated)
     log.info(
         "load: run %s: %d files, %d rows read, %d accepted, %d rejected",
         run_id,
-        len(validated),
+        len(inputs),
         read,
         read - rejected,
         rejected,

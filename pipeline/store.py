@@ -110,6 +110,11 @@ CREATE TABLE IF NOT EXISTS rule_results (
     amount_at_risk DECIMAL(14, 2) NOT NULL,
     note VARCHAR
 );
+CREATE TABLE IF NOT EXISTS run_timings (
+    run_id VARCHAR NOT NULL,
+    stage VARCHAR NOT NULL,
+    seconds DOUBLE NOT NULL
+);
 CREATE TABLE IF NOT EXISTS run_reference (
     run_id VARCHAR NOT NULL,
     name VARCHAR NOT NULL,

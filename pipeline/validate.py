@@ -48,12 +48,16 @@ class Validated:
         return self.rows_read - self.accepted.height
 
 
-def validate(raw: RawInput) -> Validated:
-    schema = CLAIMS_SCHEMA if raw.kind is CLAIMS else TIMELOGS_SCHEMA
+def read_rows(raw: RawInput) -> pl.DataFrame:
+    """The export's rows as text: the moment the file is actually read."""
     try:
-        frame = _normalised(raw.frame, raw.kind).collect()
+        return _normalised(raw.frame, raw.kind).collect()
     except pl.exceptions.PolarsError as exc:
         raise UsageError(f"{raw.path}: cannot be read: {first_line(exc)}") from None
+
+
+def validate(raw: RawInput, frame: pl.DataFrame) -> Validated:
+    schema = CLAIMS_SCHEMA if raw.kind is CLAIMS else TIMELOGS_SCHEMA
     failures = _failures(schema, frame)
     rejected_rows = failures.get_column("index").unique()
     accepted = frame.filter(~pl.int_range(pl.len()).is_in(rejected_rows.implode()))

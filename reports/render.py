@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
@@ -32,6 +33,7 @@ def write_outputs(
     con: duckdb.DuckDBPyConnection, run_id: str, out: Path, config: Config, catalog: Catalog
 ) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
     findings = _findings(con, run_id)
     rejects = frame(
         con,
@@ -41,6 +43,8 @@ def write_outputs(
     )
     summary = _summary(con, run_id, catalog, findings)
     html = _render_html(summary, findings, rejects, catalog, config)
+    # The report's own time up to here: writing the files is what remains.
+    summary["timings"].append({"stage": "report", "seconds": round(time.perf_counter() - began, 3)})
     writers: dict[str, Callable[[Path], None]] = {
         "findings.csv": findings.write_csv,
         "findings.parquet": findings.write_parquet,
@@ -101,6 +105,12 @@ def _summary(
             params,
         ).fetchall()
     }
+    timings = frame(
+        con,
+        "SELECT stage, round(seconds, 3) AS seconds FROM run_timings WHERE run_id = $run_id "
+        "ORDER BY rowid",
+        params,
+    ).to_dicts()
     references = dict(
         con.execute(
             "SELECT name, checksum FROM run_reference WHERE run_id = $run_id", params
@@ -154,6 +164,7 @@ def _summary(
                 for rule in catalog.rules
             },
         },
+        "timings": timings,
         "versions": {
             "ptaudit": metadata.version("ptaudit") if _installed() else "source",
             "rule_catalog": catalog.version,

@@ -1,0 +1,37 @@
+"""Stage timings: logged as they finish and kept per run, so summary.json and the
+benchmark can show where the time went."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import duckdb
+
+log = logging.getLogger(__name__)
+
+
+class StageTimer:
+    def __init__(self) -> None:
+        self.records: list[tuple[str, float]] = []
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        began = time.perf_counter()
+        yield
+        seconds = time.perf_counter() - began
+        self.records.append((name, seconds))
+        log.info("%s: %.2f s", name, seconds)
+
+    def save(self, con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+        """Replace this run's timings of the same stages (a stage may be re-run)."""
+        con.executemany(
+            "DELETE FROM run_timings WHERE run_id = ? AND stage = ?",
+            [(run_id, name) for name, _ in self.records],
+        )
+        con.executemany(
+            "INSERT INTO run_timings VALUES (?, ?, ?)",
+            [(run_id, name, seconds) for name, seconds in self.records],
+        )
