@@ -66,7 +66,10 @@ def test_ama_underbilled_code_does_not_offset_an_overbilled_one(audit_rows):
         claim("97112", 1, line=2, payer=COMMERCIAL),
     ]
     outputs = audit_rows(claims, back_to_back(("97110", 20), ("97112", 45)))
-    assert outputs.findings.select("cpt_code", "units_at_risk").rows() == [("97110", "1")]
+    assert sorted(outputs.findings.select("rule_id", "cpt_code", "units_at_risk").rows()) == [
+        ("UNITS_OVERBILLED", "97110", "1"),
+        ("UNITS_UNDERBILLED", "97112", "2"),
+    ]
 
 
 def test_seven_minutes_earn_a_unit_under_cms_but_not_per_code(audit_rows):
@@ -174,5 +177,14 @@ def test_rules_without_time_logs_are_not_applicable(tmp_path, cli):
     )
     outputs = cli([claims], [timelogs])
     assert outputs.exit_code == 0
-    statuses = {k: v["status"] for k, v in outputs.summary["findings"]["by_rule"].items()}
-    assert set(statuses.values()) == {"not applicable"}
+    by_rule = outputs.summary["findings"]["by_rule"]
+    time_log_rules = ("UNITS_OVERBILLED", "UNITS_UNDER_8_MIN", "TIME_LOG_MISSING")
+    assert {by_rule[r]["status"] for r in time_log_rules} == {"not applicable"}
+    assert by_rule["TIME_LOG_MISSING"]["note"] == "no data in time_segments"
+
+
+def test_a_wrong_therapy_modifier_does_not_make_logged_minutes_missing(audit_rows):
+    # PT logged 30 minutes of 97110; the line says GO. The minutes are there: only the
+    # modifier is wrong, and that is MODIFIER_THERAPY_MISSING's finding alone.
+    outputs = audit_rows([claim("97110", 2, modifiers="GO")], [segment("97110", 30)])
+    assert outputs.findings["rule_id"].to_list() == ["MODIFIER_THERAPY_MISSING"]

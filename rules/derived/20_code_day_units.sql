@@ -28,8 +28,7 @@ logged AS (
     FROM timed_segments
     GROUP BY patient_id, service_date, discipline, cpt_code
 ),
--- A line without GP/GO/GN takes the discipline under which most of its code's
--- minutes were logged that day.
+-- The discipline that logged most of a code's minutes for the patient that day.
 logged_discipline AS (
     SELECT patient_id, service_date, cpt_code, discipline
     FROM (
@@ -46,6 +45,22 @@ logged_discipline AS (
     ) AS ranked
     WHERE preference = 1
 ),
+-- A line is judged in the discipline whose minutes it bills: its GP/GO/GN modifier's
+-- when that discipline logged the code that day, otherwise the discipline that logged
+-- most of the code's minutes (a wrong or missing modifier is MODIFIER_THERAPY_MISSING's
+-- finding, not a reason to call the minutes missing), otherwise the modifier's.
+line_modifiers AS (
+    SELECT
+        l.*,
+        CASE
+            WHEN 'GP' IN (l.modifier_1, l.modifier_2, l.modifier_3, l.modifier_4) THEN 'PT'
+            WHEN 'GO' IN (l.modifier_1, l.modifier_2, l.modifier_3, l.modifier_4) THEN 'OT'
+            WHEN 'GN' IN (l.modifier_1, l.modifier_2, l.modifier_3, l.modifier_4) THEN 'SLP'
+        END AS modifier_discipline
+    FROM audited_claim_lines AS l
+    JOIN timed_codes USING (cpt_code)
+    JOIN logged_days USING (service_date)
+),
 billed_lines AS (
     SELECT
         l.claim_id,
@@ -57,20 +72,18 @@ billed_lines AS (
         l.payer,
         l.rendering_npi,
         m.unit_method,
-        COALESCE(
-            CASE
-                WHEN 'GP' IN (l.modifier_1, l.modifier_2, l.modifier_3, l.modifier_4) THEN 'PT'
-                WHEN 'GO' IN (l.modifier_1, l.modifier_2, l.modifier_3, l.modifier_4) THEN 'OT'
-                WHEN 'GN' IN (l.modifier_1, l.modifier_2, l.modifier_3, l.modifier_4) THEN 'SLP'
-            END,
-            d.discipline,
-            'unknown'
-        ) AS discipline
-    FROM audited_claim_lines AS l
-    JOIN timed_codes USING (cpt_code)
+        CASE
+            WHEN own.discipline IS NOT NULL THEN own.discipline
+            ELSE COALESCE(d.discipline, l.modifier_discipline, 'unknown')
+        END AS discipline
+    FROM line_modifiers AS l
     JOIN payer_methods AS m USING (payer)
-    JOIN logged_days USING (service_date)
     LEFT JOIN logged_discipline AS d USING (patient_id, service_date, cpt_code)
+    LEFT JOIN logged AS own
+        ON own.patient_id = l.patient_id
+        AND own.service_date = l.service_date
+        AND own.cpt_code = l.cpt_code
+        AND own.discipline = l.modifier_discipline
 ),
 billed AS (
     SELECT
