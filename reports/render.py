@@ -158,7 +158,8 @@ def _summary(
                     "severity": rule.severity,
                     "money": rule.money,
                     **results.get(
-                        rule.id, {"status": "not run", "findings": 0, "amount_at_risk": 0.0}
+                        rule.id,
+                        {"status": "not run", "findings": 0, "amount_at_risk": 0.0, "note": None},
                     ),
                 }
                 for rule in catalog.rules

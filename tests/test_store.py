@@ -73,7 +73,9 @@ def test_a_void_takes_the_claim_out_of_auditing(tmp_path, cli):
 
 
 def test_a_run_reports_its_own_claims_with_the_store_as_context(tmp_path, cli):
-    timelogs = write_csv(tmp_path / "t.csv", [*SEGMENTS, segment("97110", 30, patient="P2", start="09:00")])
+    timelogs = write_csv(
+        tmp_path / "t.csv", [*SEGMENTS, segment("97110", 30, patient="P2", start="09:00")]
+    )
     cli([write_csv(tmp_path / "day1.csv", OVERBILLED)], [timelogs])
     other = [claim("97110", 2, claim_id="C2", patient="P2")]
     outputs = cli([write_csv(tmp_path / "day2.csv", other)], [timelogs])
