@@ -44,5 +44,15 @@ lint: $(STAMP)
 sample: $(STAMP)
 	$(PY) -m bench.synth --profile sample --out data/sample
 
+# Time the whole audit against a bare DuckDB load of the same files, on generated
+# exports (kept in bench/data/, made on first use); writes bench/RESULTS.md.
+# make bench SIZES="100k 1m" FORMATS=parquet REPEAT=1
+SIZES ?= 100k 1m 10m
+FORMATS ?= csv parquet
+REPEAT ?= 3
+.PHONY: bench
+bench: $(STAMP)
+	$(PY) -m bench.run --sizes $(SIZES) --formats $(FORMATS) --repeat $(REPEAT)
+
 clean:
 	rm -rf $(OUT) .pytest_cache .ruff_cache

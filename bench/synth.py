@@ -1,6 +1,7 @@
 """Synthetic outpatient therapy claim exports and EMR time logs, with planted problems.
 
     python -m bench.synth --profile sample --out data/sample [--seed 20251006]
+    python -m bench.synth --profile bench-1m --out bench/data/1m
 
 Writes what a practice would hand to the audit (claims.csv, timelogs.csv), the answer
 key (expected_findings.csv, expected_rejects.csv) and a README that explains the data,
@@ -10,10 +11,13 @@ so a seed always gives the same bytes.
 Rows are built a column at a time in polars frames: patients are crossed with the
 calendar, each visit draws a template from a small catalog of code combinations, and
 clock times come from running sums per provider-day. A large profile therefore costs a
-few joins and window functions, not a Python loop per row. Adding one (say a "bench"
-profile of millions of lines) means adding a `Profile` to `PROFILES` with more patients
-and providers (about 14 patients per therapist keeps every day under 8 hours); only
-the dozen planted cases and five rejected rows are placed one at a time.
+few joins and running sums, not a Python loop per row; only the dozen planted cases and
+five rejected rows of the sample are placed one at a time.
+
+The bench profiles (`bench-100k`, `bench-1m`, `bench-10m`, any `bench-<size>`, or
+`bench --lines N`) are built from these same functions by bench.scale: a year of a
+network of therapists, a few percent of visits planted, generated and written in
+chunks, with exports in CSV and Parquet and the answer key in Parquet.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import polars as pl
+import pyarrow.compute as pc
 
 from bench.cases import (
     ASSISTANT_MODIFIER,
@@ -198,14 +203,49 @@ class Draws:
     def pick(self, items: Sequence[T]) -> T:
         return items[int(self._rng.random() * len(items))]
 
+    def seed(self) -> int:
+        """A seed for a generator of its own, taken from this stream."""
+        return self._rng.getrandbits(63)
 
-def _scaled(u: str, n: pl.Expr | int) -> pl.Expr:
+
+class BulkDraws(Draws):
+    """The same stream interface for millions of rows: each column comes from Arrow's
+    generator in one call, seeded from the stream. The sample keeps the plain `Draws`,
+    so its files stay byte for byte what they were."""
+
+    def column(self, n: int) -> pl.Series:
+        return pl.Series(values=pc.random(n, initializer=self.seed()), dtype=pl.Float64)
+
+
+def scaled(u: str, n: pl.Expr | int) -> pl.Expr:
     """An index in [0, n) from the uniform draw in column `u`."""
     return (pl.col(u) * n).floor().cast(pl.Int64)
 
 
-def _with_draws(frame: pl.DataFrame, draws: Draws, *names: str) -> pl.DataFrame:
+def with_draws(frame: pl.DataFrame, draws: Draws, *names: str) -> pl.DataFrame:
     return frame.with_columns(draws.column(frame.height).alias(name) for name in names)
+
+
+# Running counts and sums within groups, on a frame sorted by the group keys. They equal
+# `.over(keys)` windows, but cost a fraction of one when there are hundreds of thousands
+# of small groups (visits, patients), as in the bench profiles.
+
+
+def run_starts(*keys: str) -> pl.Expr:
+    """True on the first row of each run of equal `keys`."""
+    return pl.any_horizontal([pl.col(k) != pl.col(k).shift(1) for k in keys]).fill_null(True)
+
+
+def position_in_run(*keys: str) -> pl.Expr:
+    """0, 1, 2, ... along each run of equal `keys`."""
+    index = pl.int_range(pl.len())
+    return index - pl.when(run_starts(*keys)).then(index).forward_fill()
+
+
+def sum_before_in_run(value: pl.Expr, *keys: str) -> pl.Expr:
+    """The sum of `value` over the earlier rows of each run of equal `keys`."""
+    before = value.cum_sum() - value
+    return before - pl.when(run_starts(*keys)).then(before).forward_fill()
 
 
 # ------------------------------------------------------------------------- providers
@@ -233,13 +273,15 @@ def make_npis(draws: Draws, n: int) -> list[str]:
     return list(npis)
 
 
-def build_roster(profile: Profile, draws: Draws) -> pl.DataFrame:
+def build_roster(profile: Profile, draws: Draws, npis: list[str] | None = None) -> pl.DataFrame:
     """Providers: NPI, role, discipline, slot among the discipline's therapists, and for
-    an assistant the supervising PT (who is the rendering provider on its claims)."""
+    an assistant the supervising PT (who is the rendering provider on its claims).
+    Without `npis` (PTs, then OTs, then PTAs) they are drawn."""
     pts = profile.physical_therapists
     ots = profile.occupational_therapists
     ptas = profile.assistants
-    npis = make_npis(draws, pts + ots + ptas)
+    if npis is None:
+        npis = make_npis(draws, pts + ots + ptas)
     supervisors = [npis[i % pts] for i in range(ptas)]
     return pl.DataFrame(
         {
@@ -262,13 +304,21 @@ def build_roster(profile: Profile, draws: Draws) -> pl.DataFrame:
 # -------------------------------------------------------------------------- patients
 
 
-def build_patients(profile: Profile, roster: pl.DataFrame, draws: Draws) -> pl.DataFrame:
+def build_patients(
+    profile: Profile,
+    roster: pl.DataFrame,
+    draws: Draws,
+    first_patient: int = 1,
+    width: int | None = None,
+) -> pl.DataFrame:
     """One row per patient: discipline, payer, therapist, assistant, weekly pattern,
-    start day and diagnoses."""
+    start day and diagnoses. Patient ids count from `first_patient`, zero-padded to
+    `width` digits (by default enough for the profile's patients, at least 4)."""
     n = profile.patients
-    width = max(4, len(str(n)))
-    frame = pl.DataFrame({"patient_id": [f"P{i:0{width}d}" for i in range(1, n + 1)]})
-    frame = _with_draws(
+    width = width or max(4, len(str(n)))
+    numbers = pl.int_range(first_patient, first_patient + n, eager=True)
+    frame = pl.DataFrame({"patient_id": "P" + numbers.cast(pl.String).str.zfill(width)})
+    frame = with_draws(
         frame, draws, "u_discipline", "u_payer", "u_plan", "u_team", "u_assist", "u_start", "u_dx"
     )
     ot_patients = round(n * profile.ot_share)
@@ -282,7 +332,7 @@ def build_patients(profile: Profile, roster: pl.DataFrame, draws: Draws) -> pl.D
     frame = _with_therapist(frame, roster)
     frame = _with_assistant(frame, roster, profile.assistant_patient_share)
     return frame.with_columns(
-        _scaled("u_start", profile.intake_days).alias("start_day"),
+        scaled("u_start", profile.intake_days).alias("start_day"),
         _diagnoses().alias("diagnosis_codes"),
     ).select(
         "patient_id",
@@ -372,7 +422,7 @@ def _diagnoses() -> pl.Expr:
     """One of the discipline's diagnosis sets, picked by the draw in `u_dx`."""
     chosen = pl.lit(None, pl.String)
     for discipline, options in DIAGNOSES.items():
-        pick = _scaled("u_dx", len(options)).replace_strict(range(len(options)), options)
+        pick = scaled("u_dx", len(options)).replace_strict(range(len(options)), options)
         chosen = pl.when(pl.col("discipline") == discipline).then(pick).otherwise(chosen)
     return chosen
 
@@ -405,23 +455,23 @@ def build_visits(
         .filter(pl.col("day_index") >= pl.col("start_day"), on_pattern)
         .sort("patient_id", "service_date")
     )
-    visits = _with_draws(visits, draws, "u_missed")
+    visits = with_draws(visits, draws, "u_missed")
     first = pl.int_range(pl.len()).over("patient_id") == 0
     visits = visits.filter(first | (pl.col("u_missed") >= profile.missed_visit_share))
     visits = visits.with_columns(
         (pl.int_range(pl.len()).over("patient_id") + 1).alias("visit_no")
     ).filter(pl.col("visit_no") <= profile.max_visits)
     visits = visits.sort("service_date", "patient_id").with_row_index("visit_id")
-    return _with_provider(visits, profile, draws)
+    return with_provider(visits, profile, draws)
 
 
-def _with_provider(visits: pl.DataFrame, profile: Profile, draws: Draws) -> pl.DataFrame:
+def with_provider(visits: pl.DataFrame, profile: Profile, draws: Draws) -> pl.DataFrame:
     """Who delivers each visit: the therapist, or for some treatment visits the assistant.
 
     A visit's codes are all delivered by one provider; the claim names the therapist
     (the assistant's supervisor) as rendering provider either way.
     """
-    visits = _with_draws(visits, draws, "u_assistant").with_columns(
+    visits = with_draws(visits, draws, "u_assistant").with_columns(
         (pl.col("visit_no") == 1).alias("is_evaluation")
     )
     by_assistant = (
@@ -553,13 +603,11 @@ def build_catalog(profile: Profile, cases: Sequence[PlantedCase]) -> Catalog:
 
 def assign_templates(visits: pl.DataFrame, catalog: Catalog, draws: Draws) -> pl.DataFrame:
     """Each visit draws one of the clean templates open to its discipline and kind."""
-    visits = _with_draws(visits, draws, "u_template").join(
+    visits = with_draws(visits, draws, "u_template").join(
         catalog.choices, on=["discipline", "is_evaluation"], how="left"
     )
     return visits.with_columns(
-        (pl.col("first_template") + _scaled("u_template", pl.col("templates"))).alias(
-            "template_id"
-        ),
+        (pl.col("first_template") + scaled("u_template", pl.col("templates"))).alias("template_id"),
         pl.lit(None, pl.String).alias("case_id"),
     ).drop("u_template", "first_template", "templates")
 
@@ -594,6 +642,12 @@ def plant_cases(
             "planted_template": [catalog.case_templates[case.case_id] for case in cases],
         }
     )
+    return apply_plants(visits, planted)
+
+
+def apply_plants(visits: pl.DataFrame, planted: pl.DataFrame) -> pl.DataFrame:
+    """Put each planted case (`planted`: visit_id, planted_case, planted_template) on its
+    visit, delivered by the patient's own therapist."""
     is_planted = pl.col("planted_case").is_not_null()
     return (
         visits.join(planted, on="visit_id", how="left")
@@ -628,7 +682,7 @@ def split_segments(lines: pl.DataFrame, profile: Profile, draws: Draws) -> pl.Da
 
     Evaluations and planted cases stay whole, so their minutes read plainly in the file.
     """
-    logged = _with_draws(lines.filter(pl.col("minutes") > 0), draws, "u_split", "u_cut")
+    logged = with_draws(lines.filter(pl.col("minutes") > 0), draws, "u_split", "u_cut")
     splittable = (
         pl.col("case_id").is_null()
         & ~pl.col("cpt_code").is_in(sorted(EVALUATION_CODES))
@@ -638,7 +692,7 @@ def split_segments(lines: pl.DataFrame, profile: Profile, draws: Draws) -> pl.Da
     cut_range = pl.col("minutes") - 2 * MIN_SEGMENT_MINUTES + 1
     logged = logged.with_columns(
         pl.when(splittable)
-        .then(MIN_SEGMENT_MINUTES + _scaled("u_cut", cut_range))
+        .then(MIN_SEGMENT_MINUTES + scaled("u_cut", cut_range))
         .otherwise(pl.col("minutes"))
         .alias("first_part")
     )
@@ -658,15 +712,13 @@ def schedule(segments: pl.DataFrame, draws: Draws) -> pl.DataFrame:
         .agg(pl.col("segment").sum().alias("duration"))
         .sort("visit_id")
     )
-    visits = _with_draws(visits, draws, "u_order")
-    before = (
-        (pl.col("duration") + GAP_MINUTES)
-        .cum_sum()
-        .shift(1, fill_value=0)
-        .over(["provider_npi", "service_date"], order_by=["u_order", "visit_id"])
+    visits = with_draws(visits, draws, "u_order").sort(
+        "provider_npi", "service_date", "u_order", "visit_id"
     )
+    day = ("provider_npi", "service_date")
+    before = sum_before_in_run(pl.col("duration") + GAP_MINUTES, *day)
     visits = visits.with_columns((DAY_START_MINUTE + before).alias("visit_start"))
-    within = pl.col("segment").cum_sum().shift(1, fill_value=0).over("visit_id")
+    within = sum_before_in_run(pl.col("segment"), "visit_id")
     return (
         segments.join(visits.select("visit_id", "visit_start"), on="visit_id")
         .sort("visit_id", "seq", "part")
@@ -703,9 +755,10 @@ def timelog_rows(segments: pl.DataFrame) -> pl.DataFrame:
 
 
 def rejected_segments(free: pl.DataFrame, segments: pl.DataFrame) -> pl.DataFrame:
-    """Two segments validation must reject: one ending before it starts, one without a
-    patient. Each stands on a day its patient has no visit, after the provider's last
-    visit, so even if one were accepted no planted outcome would change."""
+    """Segments validation must reject, one per row of `free`, in turn: one ending before
+    it starts, one without a patient. Each stands on a day its patient has no visit,
+    after the provider's last visit, so even if one were accepted no planted outcome
+    would change."""
     day_end = segments.group_by("provider_npi", "service_date").agg(
         pl.col("end_minute").max().alias("day_end")
     )
@@ -713,7 +766,7 @@ def rejected_segments(free: pl.DataFrame, segments: pl.DataFrame) -> pl.DataFram
         free.rename({"therapist_npi": "provider_npi"})
         .join(day_end, on=["provider_npi", "service_date"], how="left")
         .with_columns(
-            pl.int_range(pl.len()).alias("which"),
+            (pl.int_range(pl.len()) % 2).alias("which"),
             (pl.col("day_end").fill_null(DAY_START_MINUTE - GAP_MINUTES) + GAP_MINUTES).alias(
                 "start_minute"
             ),
@@ -803,7 +856,7 @@ def claim_rows(lines: pl.DataFrame, visit_starts: pl.DataFrame) -> pl.DataFrame:
     return (
         billed.sort("visit_id", "seq")
         .with_columns(
-            (pl.int_range(pl.len()).over("visit_id") + 1).alias("line_number"),
+            (position_in_run("visit_id") + 1).alias("line_number"),
             pl.format("V{}", pl.col("visit_id")).alias("claim_key"),
             pl.lit(0).alias("sort_sub"),
         )
@@ -835,18 +888,19 @@ def erroneous_claims(
         extra.join(visits.drop("template_id"), on="case_id")
         .join(visit_starts, on="visit_id")
         .with_columns(
-            pl.format("X{}", pl.col("case_id")).alias("claim_key"), pl.lit(1).alias("sort_sub")
+            pl.format("X{}", pl.col("visit_id")).alias("claim_key"), pl.lit(1).alias("sort_sub")
         )
         .select(_claim_columns())
     )
 
 
 def rejected_claims(free: pl.DataFrame) -> pl.DataFrame:
-    """Three claims of one line, each with one bad value: an NPI with a wrong check digit,
-    a date that does not exist, zero units. None stands for a visit, so rejecting them
-    changes no finding. Each comes after the claims of its day."""
+    """Claims of one line, one per row of `free`, each with one bad value, in turn: an
+    NPI with a wrong check digit, a date that does not exist, zero units. None stands
+    for a visit, so rejecting them changes no finding. Each comes after the claims of
+    its day."""
     bad = free.with_columns(
-        pl.int_range(pl.len()).alias("which"),
+        (pl.int_range(pl.len()) % 3).alias("which"),
         pl.format("R{}", pl.int_range(pl.len())).alias("claim_key"),
         pl.lit(24 * 60).alias("visit_start"),
         pl.lit(0, pl.UInt32).alias("visit_id"),
@@ -878,14 +932,17 @@ def rejected_claims(free: pl.DataFrame) -> pl.DataFrame:
     ).drop("which")
 
 
-def number_claims(pending: pl.DataFrame, first_day: date) -> pl.DataFrame:
+def number_claims(
+    pending: pl.DataFrame, first_day: date, start: int = 0, width: int | None = None
+) -> pl.DataFrame:
     """Put the claims in export order (by day, then visit time) and number them in that
-    order: C, year and month of the first day, then a running number."""
+    order: C, year and month of the first day, then a running number after `start`,
+    zero-padded to `width` digits (by default enough for these claims, at least 4)."""
     pending = pending.sort(
         "sort_date", "sort_minute", "sort_visit", "sort_sub", "claim_key", "line_number"
     )
-    number = pl.col("claim_key").is_first_distinct().cum_sum()
-    width = max(4, len(str(pending.get_column("claim_key").n_unique())))
+    number = pl.col("claim_key").is_first_distinct().cum_sum() + start
+    width = width or max(4, len(str(pending.get_column("claim_key").n_unique())))
     prefix = "C" + first_day.strftime("%y%m")
     return pending.with_columns(
         (prefix + number.cast(pl.String).str.zfill(width)).alias("claim_id")
@@ -909,7 +966,9 @@ def follow_up_claims(claims: pl.DataFrame, cases: Sequence[PlantedCase]) -> pl.D
                 )
             )
         if case.voided_claim:
-            original = claims.filter(pl.col("claim_key") == f"X{case.case_id}")
+            original = claims.filter(
+                pl.col("case_id") == case.case_id, pl.col("claim_key").str.starts_with("X")
+            )
             copies.append(original.with_columns(pl.lit("8").alias("claim_frequency")))
     if not copies:
         return claims.clear()
@@ -933,7 +992,7 @@ def free_patient_days(
         )
         .sort("patient_id", "service_date")
     )
-    return _with_draws(free, draws, "u").sort("u").head(n).sort("service_date", "patient_id")
+    return with_draws(free, draws, "u").sort("u").head(n).sort("service_date", "patient_id")
 
 
 def expected_findings(claims: pl.DataFrame, cases: Sequence[PlantedCase]) -> pl.DataFrame:
@@ -1093,17 +1152,46 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m bench.synth",
         description="Write synthetic therapy claims and time logs with planted problems.",
     )
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="sample")
+    parser.add_argument(
+        "--profile",
+        default="sample",
+        help="sample (default), bench-100k, bench-1m, bench-10m, or bench with --lines",
+    )
+    parser.add_argument("--lines", help="claim lines of --profile bench: 2500, 250k, 2m")
+    parser.add_argument(
+        "--chunk-lines",
+        type=int,
+        help="claim lines built at a time by a bench profile (memory against overhead)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="folder to write into")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    parser.add_argument(
+    checks = parser.add_mutually_exclusive_group()
+    checks.add_argument(
         "--no-check", action="store_true", help="skip re-reading and checking the written files"
     )
-    return parser.parse_args(argv)
+    checks.add_argument(
+        "--check",
+        action="store_true",
+        help="check a bench profile's files even above 100k lines (reads them whole)",
+    )
+    args = parser.parse_args(argv)
+    if args.profile not in PROFILES and not args.profile.startswith("bench"):
+        parser.error(f"unknown profile {args.profile!r}")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.profile not in PROFILES:
+        # Imported here: bench.scale builds its chunks from this module's functions.
+        from bench import scale
+
+        check = True if args.check else False if args.no_check else None
+        try:
+            return scale.run(args.profile, args.lines, args.out, args.seed, check, args.chunk_lines)
+        except ValueError as exc:
+            print(f"bench.synth: error: {exc}", file=sys.stderr)
+            return 2
     profile = PROFILES[args.profile]
     dataset = generate(profile, args.seed)
     for path in write(dataset, args.out, profile, args.seed):

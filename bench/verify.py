@@ -4,13 +4,15 @@ It re-reads the written CSVs and tests what the README promises: the rows listed
 rejects, and only those, are invalid; no provider or patient is in two places at once;
 every clean timed line bills minutes/15 units; the planted cases are in place; and the
 findings recomputed here from the minutes, under each payer's unit method, are exactly
-`expected_findings.csv`. It shares only the planted-case definitions (bench.cases) with
-the generator; the validity rules, unit methods and schedules are worked out afresh.
+the expected findings. A bench profile writes its answer key as Parquet, and its
+exports as Parquet too: those must hold the rows of the CSVs. It shares only the
+planted-case definitions (bench.cases) with the generator; the validity rules, unit
+methods and schedules are worked out afresh.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import polars as pl
@@ -48,19 +50,28 @@ def _require(condition: bool, message: str, evidence: pl.DataFrame | None = None
         raise CheckFailed(message if evidence is None else f"{message}:\n{evidence}")
 
 
-def verify(out: Path, case_claims: Mapping[str, str]) -> list[str]:
-    """Check the files in `out`; `case_claims` maps planted case id to its claim id.
+def verify(
+    out: Path, case_claims: Mapping[str, str], planted: Collection[str] | None = None
+) -> list[str]:
+    """Check the files in `out`; `case_claims` maps planted case id to the claim id of
+    one visit it was planted on, and `planted` holds the claim ids of every planted
+    visit (by default those of `case_claims`: each case planted once).
     Returns one line per passed check; raises CheckFailed on the first broken one."""
     claims = _read(out / "claims.csv")
     timelogs = _read(out / "timelogs.csv")
     done = [_check_rejects(out, claims, timelogs)]
+    done += [
+        _check_parquet_twin(out / f"{name}.parquet", frame)
+        for name, frame in (("claims", claims), ("timelogs", timelogs))
+        if (out / f"{name}.parquet").is_file()
+    ]
     claims, segments = _accepted_claims(claims, out), _accepted_segments(timelogs, out)
     live = _live_lines(claims)
     done += [
         _check_no_overlaps(segments),
         _check_days(segments, live),
         _check_modifiers_and_pairs(live, segments),
-        _check_clean_lines(live, segments, set(case_claims.values())),
+        _check_clean_lines(live, segments, set(planted or case_claims.values())),
         _check_planted(claims, segments, case_claims),
         _check_findings(out, live, segments),
     ]
@@ -73,6 +84,18 @@ def verify(out: Path, case_claims: Mapping[str, str]) -> list[str]:
 def _read(path: Path) -> pl.DataFrame:
     """Every value as text, as an export is; rows numbered from 1 like the reject key."""
     return pl.read_csv(path, infer_schema=False).with_row_index(ROW, offset=1)
+
+
+def _answer_key(out: Path, name: str) -> pl.DataFrame:
+    """An answer-key file as text: the sample's is CSV, a bench profile's Parquet."""
+    parquet = out / f"{name}.parquet"
+    if parquet.is_file():
+        return pl.read_parquet(parquet).select(pl.all().cast(pl.String))
+    return pl.read_csv(out / f"{name}.csv", infer_schema=False)
+
+
+def _expected_rejects(out: Path) -> pl.DataFrame:
+    return _answer_key(out, "expected_rejects").with_columns(pl.col(ROW).cast(pl.Int64))
 
 
 def _npi_ok(npi: str | None) -> bool:
@@ -145,7 +168,7 @@ def _check_rejects(out: Path, claims: pl.DataFrame, timelogs: pl.DataFrame) -> s
             ),
         ]
     ).select("file", pl.col(ROW).cast(pl.Int64), "column")
-    expected = pl.read_csv(out / "expected_rejects.csv", schema_overrides={ROW: pl.Int64})
+    expected = _expected_rejects(out)
     _require(
         found.sort(pl.all()).equals(expected.sort(pl.all())),
         "invalid rows differ from expected_rejects.csv",
@@ -159,8 +182,39 @@ def _check_rejects(out: Path, claims: pl.DataFrame, timelogs: pl.DataFrame) -> s
     return f"{found.height} invalid rows, exactly those in expected_rejects.csv"
 
 
+def _check_parquet_twin(path: Path, csv: pl.DataFrame) -> str:
+    """A Parquet export holds its CSV twin's rows in the same order, typed: dates and
+    times as such (a date that does not exist is null), numbers as numbers."""
+    typed = pl.read_parquet(path)
+    as_text = typed.select(_parquet_text(column, dtype) for column, dtype in typed.schema.items())
+    expected = csv.drop(ROW).with_columns(
+        pl.when(_date("service_date").is_not_null()).then(pl.col("service_date"))
+    )
+    _require(as_text.columns == expected.columns, f"{path.name}: columns differ from the CSV")
+    differs = as_text.with_row_index(ROW, offset=1).join(
+        expected.with_row_index(ROW, offset=1),
+        on=[ROW, *expected.columns],
+        how="anti",
+        nulls_equal=True,
+    )
+    _require(
+        as_text.height == expected.height and differs.is_empty(),
+        f"{path.name}: rows differ from the CSV",
+        differs.head(5),
+    )
+    return f"{path.name} holds the {typed.height} rows of {path.stem}.csv, typed"
+
+
+def _parquet_text(column: str, dtype: pl.DataType) -> pl.Expr:
+    if dtype == pl.Date:
+        return pl.col(column).dt.strftime("%Y-%m-%d")
+    if isinstance(dtype, pl.Datetime):
+        return pl.col(column).dt.strftime("%Y-%m-%d %H:%M")
+    return pl.col(column).cast(pl.String)
+
+
 def _rejected_rows(out: Path, file: str) -> list[int]:
-    rejects = pl.read_csv(out / "expected_rejects.csv", schema_overrides={ROW: pl.Int64})
+    rejects = _expected_rejects(out)
     return rejects.filter(pl.col("file") == file).get_column(ROW).to_list()
 
 
@@ -405,7 +459,7 @@ def _check_findings(out: Path, live: pl.DataFrame, segments: pl.DataFrame) -> st
             pl.col("supported").fill_null(0).alias("units_supported"),
         )
     )
-    expected = pl.read_csv(out / "expected_findings.csv", infer_schema=False)
+    expected = _answer_key(out, "expected_findings")
     derived_rows = {tuple(str(v) for v in row) for row in derived.select(FINDING_KEY).iter_rows()}
     expected_rows = set(expected.select(FINDING_KEY).iter_rows())
     _require(

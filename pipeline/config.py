@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,9 @@ class Config:
     report: dict[str, Any]
     store: dict[str, Any]
     source: str
+    # CMS edit files that replace the bundled reference tables: "ncci_ptp" (a list of
+    # paths) and "mue" (one path), each present only when configured.
+    reference: dict[str, Any] = field(default_factory=dict)
 
     def profile_for(self, payer: str) -> PayerProfile | None:
         return next((p for p in self.payer_profiles if p.matches(payer)), None)
@@ -86,7 +89,47 @@ def _build(raw: dict[str, Any], source: str) -> Config:
         report=dict(raw.get("report", {})),
         store=dict(raw.get("store", {})),
         source=source,
+        reference=_reference(raw.get("reference", {}), source),
     )
+
+
+REFERENCE_KEYS = ("ncci_ptp", "mue")
+
+
+def _reference(section: Any, source: str) -> dict[str, Any]:
+    """The [reference] section: CMS's PTP files (one path or a list) and MUE file.
+
+    A relative path is taken from the configuration file's folder, so a practice can
+    keep its CMS downloads beside its configuration.
+    """
+    if not isinstance(section, dict):
+        raise UsageError(f"{source}: [reference] must be a table")
+    unknown = sorted(set(section) - set(REFERENCE_KEYS))
+    if unknown:
+        raise UsageError(
+            f"{source}: [reference] has unknown keys {', '.join(unknown)} "
+            f"(known: {', '.join(REFERENCE_KEYS)})"
+        )
+    base = Path(source).parent if Path(source).is_file() else Path.cwd()
+    reference: dict[str, Any] = {}
+    ptp = section.get("ncci_ptp")
+    if ptp is not None:
+        paths = [ptp] if isinstance(ptp, str) else ptp
+        if not paths or not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            raise UsageError(f"{source}: [reference] ncci_ptp must be a path or a list of paths")
+        reference["ncci_ptp"] = [_existing(base / p, source, "ncci_ptp") for p in paths]
+    mue = section.get("mue")
+    if mue is not None:
+        if not isinstance(mue, str):
+            raise UsageError(f"{source}: [reference] mue must be one path")
+        reference["mue"] = _existing(base / mue, source, "mue")
+    return reference
+
+
+def _existing(path: Path, source: str, key: str) -> Path:
+    if not path.is_file():
+        raise UsageError(f"{path}: file not found (named by [reference] {key} in {source})")
+    return path
 
 
 def _profile(entry: dict[str, Any], source: str) -> PayerProfile:

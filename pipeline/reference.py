@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from pipeline import edits
 from pipeline.catalog import RULES_DIR, Catalog
 from pipeline.config import Config
 
@@ -20,6 +21,8 @@ REFERENCE_DIR = RULES_DIR / "reference"
 RVU_FILE = "pfs_rvu_therapy_2019_2025.csv"
 CF_FILE = "conversion_factors.csv"
 CPT_FILE = "cpt_codes.csv"
+PTP_FILE = "ncci_ptp_therapy.csv"
+MUE_FILE = "mue_therapy.csv"
 
 
 def install(con: duckdb.DuckDBPyConnection, config: Config, catalog: Catalog) -> dict[str, str]:
@@ -28,9 +31,24 @@ def install(con: duckdb.DuckDBPyConnection, config: Config, catalog: Catalog) ->
     _replace(con, "ref_cpt_codes", cpt)
     _replace(con, "fee_schedule", fee_schedule(REFERENCE_DIR / RVU_FILE, REFERENCE_DIR / CF_FILE))
     _replace(con, "payer_methods", payer_methods(con, config, catalog.profile_params))
+    # CMS's own edit files, when configured, replace the bundled therapy edits whole.
+    sources = {name: REFERENCE_DIR / name for name in (CPT_FILE, RVU_FILE, CF_FILE)}
+    if "ncci_ptp" in config.reference:
+        ptp = edits.read_ptp_files(config.reference["ncci_ptp"])
+        sources |= {str(path): path for path in config.reference["ncci_ptp"]}
+    else:
+        ptp = edits.bundled_ptp(REFERENCE_DIR / PTP_FILE)
+        sources[PTP_FILE] = REFERENCE_DIR / PTP_FILE
+    if "mue" in config.reference:
+        mue = edits.read_mue_file(config.reference["mue"])
+        sources[str(config.reference["mue"])] = config.reference["mue"]
+    else:
+        mue = edits.bundled_mue(REFERENCE_DIR / MUE_FILE)
+        sources[MUE_FILE] = REFERENCE_DIR / MUE_FILE
+    _replace(con, "ref_ncci_ptp", ptp)
+    _replace(con, "ref_mue", mue)
     return {
-        name: hashlib.sha256((REFERENCE_DIR / name).read_bytes()).hexdigest()[:16]
-        for name in (CPT_FILE, RVU_FILE, CF_FILE)
+        name: hashlib.sha256(path.read_bytes()).hexdigest()[:16] for name, path in sources.items()
     }
 
 

@@ -1,0 +1,153 @@
+-- MODIFIER_THERAPY_MISSING: an always-therapy code billed without GP/GO/GN, with two of
+-- them, or with one whose discipline logged none of that code's minutes that day.
+-- The expected modifier is the one of the discipline that logged the most minutes of the
+-- code for the patient that day; with nothing logged, the code's own discipline (the
+-- evaluation codes have one). A line whose discipline logged some of the code's minutes
+-- is accepted even when another logged more: on a co-treatment day both are right.
+WITH role_modifiers AS (
+    SELECT m.role, m.discipline, m.modifier
+    FROM (SELECT UNNEST($therapy_modifier_by_role) AS m) AS listed
+),
+discipline_modifiers AS (
+    SELECT DISTINCT discipline, modifier FROM role_modifiers
+),
+modifier_names AS (
+    SELECT STRING_AGG(modifier, ', ' ORDER BY modifier) AS all_modifiers
+    FROM discipline_modifiers
+),
+therapy_lines AS (
+    SELECT
+        l.claim_id,
+        l.line_number,
+        l.patient_id,
+        l.service_date,
+        l.cpt_code,
+        l.units,
+        l.payer,
+        l.rendering_npi,
+        l.modifier_1,
+        l.modifier_2,
+        l.modifier_3,
+        l.modifier_4,
+        c.discipline_default
+    FROM audited_claim_lines AS l
+    JOIN ref_cpt_codes AS c USING (cpt_code)
+    WHERE c.always_therapy = 'yes'
+),
+-- The therapy modifiers each line carries (a modifier repeated on a line counts once).
+line_modifiers AS (
+    SELECT DISTINCT t.claim_id, t.line_number, d.discipline, d.modifier
+    FROM therapy_lines AS t
+    JOIN discipline_modifiers AS d
+        ON d.modifier IN (t.modifier_1, t.modifier_2, t.modifier_3, t.modifier_4)
+),
+found AS (
+    SELECT
+        claim_id,
+        line_number,
+        COUNT(*) AS found_count,
+        MIN(discipline) AS found_discipline,
+        STRING_AGG(modifier, ' and ' ORDER BY modifier) AS found_modifiers
+    FROM line_modifiers
+    GROUP BY claim_id, line_number
+),
+logged AS (
+    SELECT
+        s.patient_id,
+        s.service_date,
+        s.cpt_code,
+        r.discipline,
+        r.modifier,
+        CAST(FLOOR(SUM(s.duration_seconds) / 60) AS INTEGER) AS minutes
+    FROM time_segments AS s
+    JOIN role_modifiers AS r ON r.role = s.provider_role
+    GROUP BY s.patient_id, s.service_date, s.cpt_code, r.discipline, r.modifier
+),
+logged_summary AS (
+    SELECT
+        patient_id,
+        service_date,
+        cpt_code,
+        MIN(CASE WHEN preference = 1 THEN discipline END) AS logged_discipline,
+        MIN(CASE WHEN preference = 1 THEN modifier END) AS logged_modifier,
+        STRING_AGG(discipline || ' ' || CAST(minutes AS VARCHAR) || ' min', ', '
+            ORDER BY preference) AS logged_detail
+    FROM (
+        SELECT
+            *,
+            ROW_NUMBER() OVER (
+                PARTITION BY patient_id, service_date, cpt_code
+                ORDER BY minutes DESC, discipline
+            ) AS preference
+        FROM logged
+    ) AS ranked
+    GROUP BY patient_id, service_date, cpt_code
+),
+judged AS (
+    SELECT
+        t.*,
+        COALESCE(f.found_count, 0) AS found_count,
+        f.found_discipline,
+        f.found_modifiers,
+        s.logged_detail,
+        s.logged_discipline,
+        COALESCE(s.logged_modifier, dm.modifier) AS expected_modifier,
+        COALESCE(s.logged_discipline, t.discipline_default) AS expected_discipline,
+        CASE
+            WHEN COALESCE(f.found_count, 0) <> 1 THEN NULL
+            WHEN s.logged_discipline IS NOT NULL THEN own.discipline IS NOT NULL
+            WHEN t.discipline_default IS NOT NULL THEN f.found_discipline = t.discipline_default
+            ELSE TRUE
+        END AS found_matches
+    FROM therapy_lines AS t
+    LEFT JOIN found AS f USING (claim_id, line_number)
+    LEFT JOIN logged_summary AS s USING (patient_id, service_date, cpt_code)
+    LEFT JOIN discipline_modifiers AS dm ON dm.discipline = t.discipline_default
+    LEFT JOIN (SELECT DISTINCT patient_id, service_date, cpt_code, discipline FROM logged) AS own
+        ON own.patient_id = t.patient_id
+        AND own.service_date = t.service_date
+        AND own.cpt_code = t.cpt_code
+        AND own.discipline = f.found_discipline
+),
+flagged AS (
+    SELECT
+        j.*,
+        n.all_modifiers,
+        CASE
+            WHEN j.logged_discipline IS NOT NULL
+                THEN 'the time log has ' || j.cpt_code || ' that day under ' || j.logged_detail
+                    || ', so ' || j.expected_modifier || ' (' || j.expected_discipline
+                    || ') is expected'
+            WHEN j.expected_modifier IS NOT NULL
+                THEN 'no minutes of ' || j.cpt_code || ' are logged that day and the code belongs to '
+                    || j.expected_discipline || ', so ' || j.expected_modifier || ' is expected'
+            ELSE 'no minutes of ' || j.cpt_code || ' are logged that day to tell the discipline by,'
+                || ' so one of ' || n.all_modifiers || ' is expected'
+        END AS expectation
+    FROM judged AS j
+    CROSS JOIN modifier_names AS n
+    WHERE j.found_count <> 1 OR NOT j.found_matches
+)
+SELECT
+    patient_id,
+    rendering_npi AS provider_npi,
+    service_date,
+    claim_id,
+    line_number,
+    cpt_code,
+    payer,
+    units AS units_billed,
+    0 AS units_supported,
+    units AS units_at_risk,
+    CASE
+        WHEN found_count = 0
+            THEN cpt_code || ' x' || CAST(units AS VARCHAR) || ' billed with none of the therapy'
+                || ' modifiers ' || all_modifiers || '; '
+        WHEN found_count > 1
+            THEN cpt_code || ' x' || CAST(units AS VARCHAR) || ' carries ' || found_modifiers
+                || ', where a line carries exactly one therapy modifier; '
+        ELSE cpt_code || ' x' || CAST(units AS VARCHAR) || ' billed with ' || found_modifiers
+            || ' (' || found_discipline || '), which does not match: '
+    END || expectation || '. A therapy line without its one matching modifier is returned'
+        || ' unpaid or paid under the wrong plan of care.' AS message
+FROM flagged

@@ -1,0 +1,71 @@
+"""The bench generator and runner at a tiny size: the data pass the generator's own
+check, the real pipeline finds exactly the planted problems from CSV and from Parquet,
+and the runner writes its report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import run, synth
+from bench.cases import PLANTED_CASES
+from bench.scale import parse_size
+from pipeline.cli import main as pipeline_main
+
+LINES = 2_000
+CHUNK_LINES = 700  # three chunks: numbers, NPIs and row numbers must carry across them
+
+
+@pytest.fixture(scope="module")
+def bench_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2k-line bench practice, in a folder named as the runner names it."""
+    out = tmp_path_factory.mktemp("bench") / run.size_label(LINES)
+    args = ["--profile", f"bench-{run.size_label(LINES)}", "--chunk-lines", str(CHUNK_LINES)]
+    # The generator re-reads and checks what it wrote, and fails if a check fails.
+    assert synth.main([*args, "--out", str(out)]) == 0
+    return out
+
+
+def test_sizes_read_as_line_counts():
+    assert [parse_size(s) for s in ("100k", "1m", "10M", "2500", "1.5m")] == [
+        100_000,
+        1_000_000,
+        10_000_000,
+        2_500,
+        1_500_000,
+    ]
+    with pytest.raises(ValueError):
+        parse_size("lots")
+
+
+def test_the_practice_has_the_lines_asked_for_and_every_case(bench_data: Path):
+    manifest = json.loads((bench_data / "manifest.json").read_text())
+    assert manifest["chunks"] == 3
+    assert LINES - 100 <= manifest["claim_lines"] <= LINES
+    assert set(manifest["planted_visits"]) == {case.case_id for case in PLANTED_CASES}
+    assert manifest["expected_rejects"] == {"claims.csv": 9, "timelogs.csv": 6}
+
+
+def test_the_audit_finds_exactly_the_planted_problems_in_the_csv(bench_data: Path, tmp_path: Path):
+    args = ["audit", "--claims", str(bench_data / "claims.csv")]
+    args += ["--timelogs", str(bench_data / "timelogs.csv"), "--out", str(tmp_path / "out")]
+    assert pipeline_main([*args, "--db", str(tmp_path / "audit.duckdb"), "--quiet"]) == 0
+    score = run.score(tmp_path / "out", bench_data)
+    assert score.expected > 0
+    assert (score.precision, score.recall) == (1.0, 1.0)
+    assert score.rejects_exact
+
+
+def test_the_runner_scores_the_parquet_audit_and_reports(bench_data: Path, tmp_path: Path):
+    """The runner's audit of the Parquet twin finds exactly the planted problems too."""
+    results = tmp_path / "RESULTS.md"
+    args = ["--sizes", run.size_label(LINES), "--formats", "parquet", "--repeat", "1"]
+    assert run.main([*args, "--data", str(bench_data.parent), "--results", str(results)]) == 0
+    text = results.read_text()
+    assert "## Machine" in text and "duckdb" in text
+    row = next(line for line in text.splitlines() if line.startswith("| 2k | parquet | 1,"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[-3:] == ["1.0000", "1.0000", "exact"]  # precision, recall, rejects
+    assert not list((bench_data.parent / "runs").rglob("*.duckdb"))  # stores are removed
