@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 
-from bench.cases import EVALUATION_CODES, MEDICARE, PLANTED_CASES, PlantedCase
+from bench.cases import (
+    MEDICARE,
+    NO_MODIFIERS,
+    SAMPLE_PLANTED,
+    Case,
+    PlantedCase,
+    Service,
+    case_order,
+)
 
 if TYPE_CHECKING:
     from bench.synth import Dataset, Profile
@@ -37,7 +45,7 @@ def readme_text(dataset: Dataset, profile: Profile, seed: int) -> str:
         _unit_methods(),
     ]
     if dataset.planted.height:
-        sections += [_planted(dataset), _rejects(dataset)]
+        sections += [_planted(dataset), _planted_over_time(dataset), _rejects(dataset)]
     return "\n\n".join(sections).rstrip() + "\n"
 
 
@@ -66,10 +74,13 @@ def _introduction(dataset: Dataset, profile: Profile, seed: int) -> str:
     is_sample = profile.name == "sample"
     used_by = " (`make audit` reads them)" if is_sample else ""
     shortcut = " (or `make sample`)" if is_sample else ""
+    cases = dataset.planted.get_column("case_id").n_unique()
     planted = (
-        f"{dataset.planted.height} visits are planted with a known problem, or built to look "
-        f"like one without being one; everything else is clean, so a correct audit reports "
-        f"exactly the findings in `expected_findings.csv`."
+        f"{cases} cases are planted on {dataset.planted.height} visits, each with a known "
+        "problem or built to look like one without being one; everything else is clean, so "
+        "a correct audit reports exactly the findings in `expected_findings.csv`: at least one "
+        "for every rule of the catalog that can fire on the bundled reference data, and none "
+        "for NCCI_PAIR_NOT_ALLOWED (no edit of modifier indicator 0 is in force in 2025)."
         if dataset.planted.height
         else "Every visit is clean."
     )
@@ -105,7 +116,8 @@ def _files(dataset: Dataset) -> str:
             f"| `timelogs.csv` | {dataset.timelogs.height} | time-log segments: one row per "
             f"continuous stretch of one service |",
             f"| `expected_findings.csv` | {dataset.findings.height} | the findings a correct "
-            f"audit reports: rule, claim, line, code, units billed and supported |",
+            f"audit reports: rule, patient, day, claim, line, code, units billed and supported "
+            f"(empty where the rule leaves them so) |",
             f"| `expected_rejects.csv` | {dataset.rejects.height} | the rows validation must "
             f"set aside: file, row number (data rows from 1, header not counted), column |",
         ]
@@ -116,8 +128,15 @@ def _practice(dataset: Dataset, profile: Profile) -> str:
     patients = dataset.patients
     medicare = patients.filter(pl.col("payer") == MEDICARE).height
     per_discipline = dict(patients.group_by("discipline").len().iter_rows())
-    assistant_days = dataset.timelogs.filter(pl.col("provider_role") == "PTA")
-    assistant_visits = assistant_days.select("patient_id", "service_date").n_unique()
+    courses = patients.height - profile.patients
+    # The PTA's own visits: a planted case may have the PTA log part of the PT's visit.
+    assistant_visits = (
+        dataset.timelogs.filter(pl.col("provider_role") == "PTA")
+        .select("patient_id", "service_date")
+        .unique()
+        .join(dataset.planted, on=["patient_id", "service_date"], how="anti")
+        .height
+    )
     providers = [
         f"- `{npi}` {role}" + (f", supervised by `{supervisor}`" if supervisor else "")
         for npi, role, supervisor in dataset.roster.select(
@@ -133,10 +152,13 @@ def _practice(dataset: Dataset, profile: Profile) -> str:
             *providers,
             "",
             _paragraph(
-                f"{profile.patients} patients ({per_discipline.get('PT', 0)} in physical "
+                f"{patients.height} patients ({per_discipline.get('PT', 0)} in physical "
                 f"therapy, {per_discipline.get('OT', 0)} in occupational therapy), each with "
                 f"one payer: {medicare} on MEDICARE PART B, the others on BLUE CROSS PPO or "
-                f"AETNA. {dataset.visits} visits, all on weekdays, one claim per visit."
+                f"AETNA; {courses} of them are planted courses of care (below). "
+                f"{dataset.visits} visits, all on weekdays, one claim per visit. The planted "
+                "cases depart from what follows only where their point needs it, and each "
+                "says how."
             ),
             "",
             _bullet(
@@ -158,15 +180,16 @@ def _practice(dataset: Dataset, profile: Profile) -> str:
             ),
             _bullet(
                 "Each provider sees one patient at a time: visits run back to back from 08:00 "
-                "with 5 minutes between patients, and every provider's day ends well within "
-                "8 hours. No patient's segments overlap."
+                "with 5 minutes between patients, and every provider's day ends within 8 "
+                "hours. No patient's segments overlap."
             ),
             _bullet(
                 "Every physical therapy line carries GP, every occupational therapy line GO. "
                 f"The PTA delivers {assistant_visits} visits to some of the supervising PT's "
                 "Medicare and commercial patients: those segments carry the PTA's NPI and "
                 "role, the claim names the supervising PT as rendering provider, and its lines "
-                "carry `GP,CQ`. All of a visit's codes are delivered by one provider."
+                "carry `GP,CQ`. All of a visit's codes are delivered by one provider. Every "
+                "line is billed at the office (place of service 11)."
             ),
         ]
     )
@@ -193,47 +216,135 @@ def _unit_methods() -> str:
     )
 
 
+def _cases(dataset: Dataset) -> list[tuple[Case, pl.DataFrame]]:
+    """Each planted case, in number order, with its visits' rows of `dataset.planted`."""
+    placed = dataset.planted
+    cases = [case for case in SAMPLE_PLANTED if case.case_id in set(placed["case_id"])]
+    return [
+        (case, placed.filter(pl.col("case_id") == case.case_id).sort("visit"))
+        for case in sorted(cases, key=lambda case: case_order(case.case_id))
+    ]
+
+
 def _planted(dataset: Dataset) -> str:
-    placed = {row["case_id"]: row for row in dataset.planted.iter_rows(named=True)}
-    cases = [case for case in PLANTED_CASES if case.case_id in placed]
+    single = [(case, visits) for case, visits in _cases(dataset) if isinstance(case, PlantedCase)]
     rows = [
         "## Planted cases",
         "",
         _paragraph(
-            "Each is a treatment visit of its own, after the patient's evaluation, on a "
-            "physical therapy patient; it is delivered by the patient's PT and logged as one "
-            "segment per code."
+            "Each is a visit of its own on a physical therapy patient, a treatment visit after "
+            "the patient's evaluation (S16: the evaluation visit itself); it is delivered by "
+            "the patient's PT, logged as one segment per code, one after the other, and "
+            "billed at the office with GP, unless the table says otherwise."
         ),
         "",
         "| case | claim | patient | date | payer | minutes logged | units billed "
         "| a correct audit reports |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for case in cases:
-        where = placed[case.case_id]
+    for case, visits in single:
+        where = visits.row(0, named=True)
         claim = f"`{where['claim_id']}`"
         if where["voided_claim_id"]:
             claim += f", voided `{where['voided_claim_id']}`"
         expected = dataset.findings.filter(pl.col("claim_id") == where["claim_id"])
         rows.append(
             f"| {case.case_id} | {claim} | {where['patient_id']} | {where['service_date']} "
-            f"| {where['payer']} | {_minutes(case)} | {_units(case)} | {_outcome(expected)} |"
+            f"| {where['payer']} | {_minutes(case.services)} | {_units(case)} "
+            f"| {_outcome(expected)} |"
         )
     rows.append("")
-    rows += [_bullet(f"**{case.case_id}**: {case.story}") for case in cases]
+    rows += [_bullet(f"**{case.case_id}**: {case.story}") for case, _ in single]
     return "\n".join(rows)
 
 
-def _minutes(case: PlantedCase) -> str:
-    return ", ".join(
-        f"{s.cpt_code} {s.minutes}" if s.minutes else f"{s.cpt_code} none"
-        for s in case.services
-        if s.cpt_code not in EVALUATION_CODES
+def _planted_over_time(dataset: Dataset) -> str:
+    """The cases of several visits: a patient's course of care, or a therapist's day."""
+    sections = [
+        "## Planted courses and days",
+        "",
+        _paragraph(
+            "Cases that need more than one visit: a patient of their own seen on fixed days, "
+            "or one therapist's day at fixed clock times with patients of theirs evaluated "
+            "earlier. Each visit is logged and billed as on a clean visit unless its row says "
+            "otherwise."
+        ),
+    ]
+    for case, visits in _cases(dataset):
+        if not isinstance(case, PlantedCase):
+            sections += ["", *_case_section(dataset, case, visits)]
+    return "\n".join(sections)
+
+
+def _case_section(dataset: Dataset, case: Case, visits: pl.DataFrame) -> list[str]:
+    first = visits.row(0, named=True)
+    patients = sorted(set(visits["patient_id"]))
+    whom = patients[0] if len(patients) == 1 else f"{len(patients)} patients"
+    rows = [
+        f"### {case.case_id}: {whom}, therapist `{first['provider_npi']}`",
+        "",
+        _paragraph(case.story),
+        "",
+        "| visit | claim | patient | date | payer | minutes logged | units billed "
+        "| a correct audit reports |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for visit, services in enumerate(case.plans):
+        where = visits.row(visit, named=True)
+        expected = dataset.findings.filter(pl.col("claim_id") == where["claim_id"])
+        rows.append(
+            f"| {visit} | `{where['claim_id']}` | {where['patient_id']} "
+            f"| {where['service_date']} | {where['payer']} | {_minutes(services)} "
+            f"| {_billed(services)} | {_outcome(expected)} |"
+        )
+    day_findings = dataset.findings.filter(
+        pl.col("claim_id").is_null(),
+        pl.col("patient_id").is_in(patients),
+        pl.col("service_date").is_in(sorted(set(visits["service_date"]))),
     )
+    for row in day_findings.iter_rows(named=True):
+        rows += [
+            "",
+            _paragraph(
+                f"A correct audit reports {row['rule_id']} under {row['patient_id']} on "
+                f"{row['service_date']}, with no claim."
+            ),
+        ]
+    return rows
+
+
+def _minutes(services: tuple[Service, ...]) -> str:
+    logged = []
+    for s in services:
+        text = f"{s.cpt_code} {s.minutes}" if s.minutes else f"{s.cpt_code} none"
+        if s.by_assistant:
+            text += " by the PTA"
+        if s.offset is not None:
+            text += f" from minute {s.offset}"
+        if s.note_type:
+            text += f" (`{s.note_type}`)"
+        logged.append(text)
+    return ", ".join(logged)
+
+
+def _billed(services: tuple[Service, ...]) -> str:
+    billed = []
+    for s in services:
+        if not s.units:
+            continue
+        text = f"{s.cpt_code} x{s.units}"
+        if s.modifiers == NO_MODIFIERS:
+            text += " with no modifiers"
+        elif s.modifiers is not None:
+            text += f" {s.modifiers}"
+        if s.place_of_service is not None:
+            text += f" at POS {s.place_of_service}"
+        billed.append(text)
+    return ", ".join(billed)
 
 
 def _units(case: PlantedCase) -> str:
-    billed = ", ".join(f"{s.cpt_code} x{s.units}" for s in case.services if s.units)
+    billed = _billed(case.services)
     if case.corrected_units:
         corrected = ", ".join(f"{code} x{units}" for code, units in case.corrected_units.items())
         billed += f"; replaced by {corrected}"
@@ -246,11 +357,14 @@ def _units(case: PlantedCase) -> str:
 def _outcome(expected: pl.DataFrame) -> str:
     if not expected.height:
         return "nothing"
-    return "; ".join(
-        f"{row['rule_id']} on line {row['line_number']} ({row['cpt_code']}): billed "
-        f"{row['units_billed']}, supported {row['units_supported']}"
-        for row in expected.iter_rows(named=True)
-    )
+    return "; ".join(_finding(row) for row in expected.iter_rows(named=True))
+
+
+def _finding(row: dict[str, object]) -> str:
+    units = f"billed {row['units_billed']}"
+    if row["units_supported"] is not None:
+        units += f", supported {row['units_supported']}"
+    return f"{row['rule_id']} on line {row['line_number']} ({row['cpt_code']}): {units}"
 
 
 def _rejects(dataset: Dataset) -> str:

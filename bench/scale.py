@@ -667,8 +667,8 @@ def run(
     facts = generate_bench(profile, out, seed)
     facts["checked"] = bool(check or (check is None and profile.lines <= CHECK_LIMIT))
     if facts["checked"]:
-        planted = pl.read_parquet(out / "planted_claims.parquet").get_column("claim_id")
-        for line in verify(out, facts["case_claims"], set(planted)):
+        planted = pl.read_parquet(out / "planted_claims.parquet")
+        for line in verify(out, planted, PLANTED_CASES):
             print(f"checked: {line}")
     (out / "manifest.json").write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
     print(

@@ -11,8 +11,9 @@ so a seed always gives the same bytes.
 Rows are built a column at a time in polars frames: patients are crossed with the
 calendar, each visit draws a template from a small catalog of code combinations, and
 clock times come from running sums per provider-day. A large profile therefore costs a
-few joins and running sums, not a Python loop per row; only the dozen planted cases and
-five rejected rows of the sample are placed one at a time.
+few joins and running sums, not a Python loop per row; only the sample's planted cases
+(bench.cases: single visits, whole courses of care, a therapist's day) and its five
+rejected rows are placed one at a time.
 
 The bench profiles (`bench-100k`, `bench-1m`, `bench-10m`, any `bench-<size>`, or
 `bench --lines N`) are built from these same functions by bench.scale: a year of a
@@ -27,7 +28,7 @@ import itertools
 import random
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TypeVar
@@ -44,14 +45,19 @@ from bench.cases import (
     MEDICARE,
     MEDICARE_CLASS,
     NCCI_PAIRS,
+    NO_MODIFIERS,
     NOT_ON_EVALUATION_DAY,
+    OFFICE,
     OT_EVALUATIONS,
     OT_TIMED,
-    PLANTED_CASES,
     PT_EVALUATIONS,
     PT_TIMED,
+    SAMPLE_PLANTED,
     THERAPY_MODIFIER,
+    Case,
+    Course,
     PlantedCase,
+    ProviderDay,
     Service,
 )
 from bench.readme import readme_text
@@ -74,7 +80,6 @@ FEE_CENTS = {
     "97162": 13500,
     "97165": 14000,
 }
-PLACE_OF_SERVICE = "11"  # office
 
 # Typical outpatient diagnoses per discipline (ICD-10-CM); each patient gets one set.
 DIAGNOSES = {
@@ -105,6 +110,9 @@ EVALUATION_MINUTES = (30, 35, 40, 45)
 EVALUATION_VISIT_TIMED_MINUTES = (15, 30)  # the one timed code an evaluation visit may add
 DAY_START_MINUTE = 8 * 60
 GAP_MINUTES = 5  # between one patient's visit and the next
+# A planted visit may not make its therapist's day (first start to last end) this long;
+# only a case about the length of a day itself goes past it.
+MAX_DAY_MINUTES = 8 * 60
 MIN_SEGMENT_MINUTES = 5  # each part of a code logged in two segments lasts this long at least
 REJECTED_SEGMENT_MINUTES = 15
 IMPOSSIBLE_DATE = "2025-09-31"  # September has 30 days
@@ -127,6 +135,8 @@ CLAIMS_COLUMNS = (
 TIMELOG_COLUMNS = TIMELOGS.columns  # the canonical order is the export order
 FINDING_COLUMNS = (
     "rule_id",
+    "patient_id",
+    "service_date",
     "claim_id",
     "line_number",
     "cpt_code",
@@ -159,7 +169,8 @@ class Profile:
     split_share: float  # clean timed codes logged as two back-to-back segments
     max_visits: int = 9
     # Timed units per treatment visit (so 30-60 minutes). The cap also keeps a Medicare
-    # patient's month of charges far under the KX threshold: no KX finding can appear.
+    # patient's month of charges far under the KX threshold: only a case planted for it
+    # (S24) reaches it.
     max_timed_units: int = 4
     plant: bool = True  # add the planted cases and the rejected rows
 
@@ -398,10 +409,10 @@ def _with_therapist(frame: pl.DataFrame, roster: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _with_assistant(frame: pl.DataFrame, roster: pl.DataFrame, share: float) -> pl.DataFrame:
-    """The PTA also sees some of the supervising PT's patients: that share of each payer
-    class, rounded up, so Medicare and commercial patients both get assistant visits."""
-    assistants = (
+def supervised_assistants(roster: pl.DataFrame) -> pl.DataFrame:
+    """therapist_npi, assistant_npi, assistant_role: the (first) assistant each
+    therapist supervises."""
+    return (
         roster.filter(pl.col("supervisor_npi").is_not_null())
         .unique("supervisor_npi", keep="first", maintain_order=True)
         .select(
@@ -410,6 +421,12 @@ def _with_assistant(frame: pl.DataFrame, roster: pl.DataFrame, share: float) -> 
             pl.col("provider_role").alias("assistant_role"),
         )
     )
+
+
+def _with_assistant(frame: pl.DataFrame, roster: pl.DataFrame, share: float) -> pl.DataFrame:
+    """The PTA also sees some of the supervising PT's patients: that share of each payer
+    class, rounded up, so Medicare and commercial patients both get assistant visits."""
+    assistants = supervised_assistants(roster)
     group = ["therapist_npi", "payer_class"]
     chosen = pl.col("u_assist").rank("ordinal").over(group) <= (pl.len().over(group) * share).ceil()
     return frame.join(assistants, on="therapist_npi", how="left").with_columns(
@@ -548,16 +565,35 @@ def evaluation_templates(
 @dataclass(frozen=True)
 class Catalog:
     """Visit templates. `lines` holds their services (template_id, seq, cpt_code,
-    minutes, units); `choices` the run of clean template ids open to each discipline and
-    kind of visit; `case_templates` each planted case's template id."""
+    minutes, units, and what a planted service says otherwise of: modifiers,
+    place_of_service, by_assistant, offset, note_type); `choices` the run of clean
+    template ids open to each discipline and kind of visit; `case_templates` the
+    template id of each single-visit planted case, `visit_templates` that of each visit
+    (case id, visit number from 0) of the other cases."""
 
     lines: pl.DataFrame
     choices: pl.DataFrame
     case_templates: dict[str, int]
+    visit_templates: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
-def build_catalog(profile: Profile, cases: Sequence[PlantedCase]) -> Catalog:
-    """All clean templates by discipline and kind of visit, then one per planted case."""
+CATALOG_SCHEMA = {
+    "template_id": pl.Int64,
+    "seq": pl.Int64,
+    "cpt_code": pl.String,
+    "minutes": pl.Int64,
+    "units": pl.Int64,
+    "modifiers": pl.String,
+    "place_of_service": pl.String,
+    "by_assistant": pl.Boolean,
+    "offset": pl.Int64,
+    "note_type": pl.String,
+}
+
+
+def build_catalog(profile: Profile, cases: Sequence[Case]) -> Catalog:
+    """All clean templates by discipline and kind of visit, then one per visit of each
+    planted case."""
     groups = {
         ("PT", True): evaluation_templates(PT_EVALUATIONS, PT_TIMED),
         ("PT", False): treatment_templates(PT_TIMED, profile.max_timed_units),
@@ -569,23 +605,32 @@ def build_catalog(profile: Profile, cases: Sequence[PlantedCase]) -> Catalog:
     for (discipline, is_evaluation), group in groups.items():
         choices.append((discipline, is_evaluation, len(templates), len(group)))
         templates += group
-    case_templates = {}
+    case_templates, visit_templates = {}, {}
     for case in cases:
-        case_templates[case.case_id] = len(templates)
-        templates.append(case.services)
+        for visit, services in enumerate(case.plans):
+            if isinstance(case, PlantedCase):
+                case_templates[case.case_id] = len(templates)
+            else:
+                visit_templates[case.case_id, visit] = len(templates)
+            templates.append(services)
     lines = pl.DataFrame(
         [
-            (template_id, seq, s.cpt_code, s.minutes, s.units)
+            (
+                template_id,
+                seq,
+                s.cpt_code,
+                s.minutes,
+                s.units,
+                s.modifiers,
+                s.place_of_service,
+                s.by_assistant,
+                s.offset,
+                s.note_type,
+            )
             for template_id, services in enumerate(templates)
             for seq, s in enumerate(services, start=1)
         ],
-        schema={
-            "template_id": pl.Int64,
-            "seq": pl.Int64,
-            "cpt_code": pl.String,
-            "minutes": pl.Int64,
-            "units": pl.Int64,
-        },
+        schema=CATALOG_SCHEMA,
         orient="row",
     )
     choices_frame = pl.DataFrame(
@@ -598,51 +643,22 @@ def build_catalog(profile: Profile, cases: Sequence[PlantedCase]) -> Catalog:
         },
         orient="row",
     )
-    return Catalog(lines=lines, choices=choices_frame, case_templates=case_templates)
+    return Catalog(lines, choices_frame, case_templates, visit_templates)
 
 
 def assign_templates(visits: pl.DataFrame, catalog: Catalog, draws: Draws) -> pl.DataFrame:
-    """Each visit draws one of the clean templates open to its discipline and kind."""
+    """Each visit draws one of the clean templates open to its discipline and kind.
+    Planting sets `case_id`, `case_visit` (the visit's number in its case, from 0) and,
+    for a visit at a fixed clock time, `fixed_start` (minute of the day)."""
     visits = with_draws(visits, draws, "u_template").join(
         catalog.choices, on=["discipline", "is_evaluation"], how="left"
     )
     return visits.with_columns(
         (pl.col("first_template") + scaled("u_template", pl.col("templates"))).alias("template_id"),
         pl.lit(None, pl.String).alias("case_id"),
+        pl.lit(None, pl.Int64).alias("case_visit"),
+        pl.lit(None, pl.Int64).alias("fixed_start"),
     ).drop("u_template", "first_template", "templates")
-
-
-def plant_cases(
-    visits: pl.DataFrame, catalog: Catalog, cases: Sequence[PlantedCase], draws: Draws
-) -> pl.DataFrame:
-    """Give each planted case a treatment visit on a PT patient of its payer class (a
-    different patient per case while there are enough), delivered by the patient's PT
-    so that the case tests one thing only."""
-    candidates = visits.filter(~pl.col("is_evaluation"), pl.col("discipline") == "PT")
-    used_patients: list[str] = []
-    picks: list[int] = []
-    for case in cases:
-        pool = candidates.filter(
-            pl.col("payer_class") == case.payer_class, ~pl.col("visit_id").is_in(picks)
-        )
-        fresh = pool.filter(~pl.col("patient_id").is_in(used_patients))
-        pool = fresh if fresh.height else pool
-        if not pool.height:
-            raise ValueError(
-                f"no {case.payer_class} PT treatment visit left for case {case.case_id}"
-            )
-        patient = draws.pick(pool.get_column("patient_id").unique().sort().to_list())
-        own = pool.filter(pl.col("patient_id") == patient).get_column("visit_id")
-        picks.append(draws.pick(own.sort().to_list()))
-        used_patients.append(patient)
-    planted = pl.DataFrame(
-        {
-            "visit_id": pl.Series(picks, dtype=visits.schema["visit_id"]),
-            "planted_case": [case.case_id for case in cases],
-            "planted_template": [catalog.case_templates[case.case_id] for case in cases],
-        }
-    )
-    return apply_plants(visits, planted)
 
 
 def apply_plants(visits: pl.DataFrame, planted: pl.DataFrame) -> pl.DataFrame:
@@ -653,7 +669,8 @@ def apply_plants(visits: pl.DataFrame, planted: pl.DataFrame) -> pl.DataFrame:
         visits.join(planted, on="visit_id", how="left")
         .with_columns(
             pl.coalesce("planted_template", "template_id").alias("template_id"),
-            pl.col("planted_case").alias("case_id"),
+            pl.coalesce("planted_case", "case_id").alias("case_id"),
+            pl.when(is_planted).then(0).otherwise(pl.col("case_visit")).alias("case_visit"),
             pl.when(is_planted)
             .then(pl.col("therapist_npi"))
             .otherwise(pl.col("provider_npi"))
@@ -665,6 +682,271 @@ def apply_plants(visits: pl.DataFrame, planted: pl.DataFrame) -> pl.DataFrame:
         )
         .drop("planted_case", "planted_template")
         .sort("visit_id")
+    )
+
+
+# -------------------------------------------------------------------------- planting
+
+
+def plant_sample(
+    patients: pl.DataFrame,
+    visits: pl.DataFrame,
+    calendar: pl.DataFrame,
+    catalog: Catalog,
+    roster: pl.DataFrame,
+    cases: Sequence[Case],
+    draws: Draws,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Plant the sample's cases, in the order given (fixed days before chosen ones):
+    return the patients (with the courses' own) and the visits."""
+    used: list[str] = []  # patients holding a single-visit case
+    for case in cases:
+        if isinstance(case, Course):
+            patients, visits = plant_course(
+                patients, visits, calendar, catalog, roster, case, draws
+            )
+        elif isinstance(case, ProviderDay):
+            visits = plant_provider_day(patients, visits, calendar, catalog, roster, case, draws)
+        else:
+            visits = plant_case(visits, catalog, roster, case, used, draws)
+    return patients, visits
+
+
+def therapist_npi(roster: pl.DataFrame, discipline: str, slot: int) -> str:
+    """The NPI of the discipline's therapist at `slot`."""
+    found = roster.filter(pl.col("discipline") == discipline, pl.col("slot") == slot)
+    if found.height != 1:
+        raise ValueError(f"the practice has no {discipline} therapist number {slot + 1}")
+    return found.get_column("provider_npi").item()
+
+
+def plant_case(
+    visits: pl.DataFrame,
+    catalog: Catalog,
+    roster: pl.DataFrame,
+    case: PlantedCase,
+    used: list[str],
+    draws: Draws,
+) -> pl.DataFrame:
+    """Give a single-visit case a visit of its own on a PT patient of its payer class,
+    one not in `used` (patients other cases hold) while there are any, delivered by the
+    patient's PT; the patient is added to `used`."""
+    pool = case_pool(visits, catalog, roster, case)
+    fresh = pool.filter(~pl.col("patient_id").is_in(used))
+    pool = fresh if fresh.height else pool
+    if not pool.height:
+        raise ValueError(f"no visit left that case {case.case_id} can be planted on")
+    patient = draws.pick(pool.get_column("patient_id").unique().sort().to_list())
+    own = pool.filter(pl.col("patient_id") == patient).get_column("visit_id")
+    used.append(patient)
+    planted = pl.DataFrame(
+        {
+            "visit_id": pl.Series([draws.pick(own.sort().to_list())], dtype=own.dtype),
+            "planted_case": [case.case_id],
+            "planted_template": [catalog.case_templates[case.case_id]],
+        }
+    )
+    return apply_plants(visits, planted)
+
+
+def case_pool(
+    visits: pl.DataFrame, catalog: Catalog, roster: pl.DataFrame, case: PlantedCase
+) -> pl.DataFrame:
+    """The visits a single-visit case may take: free visits of its kind on PT patients of
+    its payer class (and therapist), whose therapist's day stays under MAX_DAY_MINUTES
+    with the case in it; with an assistant's part, on a day the assistant sees nobody."""
+    pool = visits.filter(
+        pl.col("case_id").is_null(),
+        pl.col("discipline") == "PT",
+        pl.col("is_evaluation") == case.on_evaluation,
+        pl.col("payer_class") == case.payer_class,
+    )
+    if case.therapist is not None:
+        pool = pool.filter(pl.col("therapist_npi") == therapist_npi(roster, "PT", case.therapist))
+    if any(service.by_assistant for service in case.services):
+        busy = visits.select(pl.col("provider_npi").alias("assistant_npi"), "service_date")
+        pool = (
+            pool.join(supervised_assistants(roster), on="therapist_npi")
+            .join(busy, on=["assistant_npi", "service_date"], how="anti")
+            .select(pool.columns)
+        )
+    return _fits_the_day(pool, visits, catalog, catalog.case_templates[case.case_id])
+
+
+def _fits_the_day(
+    pool: pl.DataFrame, visits: pl.DataFrame, catalog: Catalog, template_id: int
+) -> pl.DataFrame:
+    """The visits of `pool` whose therapist's day, with the template in place of the
+    visit (the therapist's own visit, or an assistant's taken over), is still under
+    MAX_DAY_MINUTES from the first start to the last end."""
+    durations = catalog.lines.group_by("template_id").agg(pl.col("minutes").sum().alias("busy"))
+    days = (
+        visits.join(durations, on="template_id")
+        .group_by("provider_npi", "service_date")
+        .agg((pl.col("busy") + GAP_MINUTES).sum().alias("day_busy"))
+    )
+    case_minutes = durations.filter(pl.col("template_id") == template_id).get_column("busy").item()
+    own_minutes = pl.when(pl.col("provider_npi") == pl.col("therapist_npi")).then(
+        pl.col("busy") + GAP_MINUTES
+    )
+    return (
+        pool.join(durations, on="template_id")
+        .join(
+            days.rename({"provider_npi": "therapist_npi"}),
+            on=["therapist_npi", "service_date"],
+            how="left",
+        )
+        .filter(
+            pl.col("day_busy").fill_null(0) - own_minutes.fill_null(0) + case_minutes
+            < MAX_DAY_MINUTES
+        )
+        .select(pool.columns)
+        .sort("visit_id")
+    )
+
+
+def plant_course(
+    patients: pl.DataFrame,
+    visits: pl.DataFrame,
+    calendar: pl.DataFrame,
+    catalog: Catalog,
+    roster: pl.DataFrame,
+    case: Course,
+    draws: Draws,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A patient of the course's own, with every one of its visits on its days."""
+    days = [visit.day for visit in case.visits]
+    outside = sorted(set(days) - set(calendar.get_column("service_date").to_list()))
+    if outside:
+        raise ValueError(f"case {case.case_id}: {outside} are not weekdays of the profile")
+    patient = new_patient(patients, calendar, roster, case, days[0], draws)
+    plan = pl.DataFrame(
+        {
+            "patient_id": [patient.get_column("patient_id").item()] * len(days),
+            "service_date": days,
+            "case_visit": list(range(len(days))),
+            "is_evaluation": [i == 0 for i in range(len(days))],
+            "template_id": [catalog.visit_templates[case.case_id, i] for i in range(len(days))],
+            "fixed_start": [None] * len(days),
+        },
+        schema_overrides={"fixed_start": pl.Int64},
+    )
+    patients = pl.concat([patients, patient])
+    return patients, add_visits(visits, patients, plan, case.case_id)
+
+
+def new_patient(
+    patients: pl.DataFrame,
+    calendar: pl.DataFrame,
+    roster: pl.DataFrame,
+    case: Course,
+    first_day: date,
+    draws: Draws,
+) -> pl.DataFrame:
+    """A patient row for a course, numbered after the practice's patients."""
+    numbers = patients.get_column("patient_id").str.slice(1)
+    width = numbers.str.len_chars().max()
+    number = int(numbers.cast(pl.Int64).max()) + 1
+    start_day = calendar.filter(pl.col("service_date") == first_day).get_column("day_index")
+    payer_class = MEDICARE_CLASS if case.payer == MEDICARE else COMMERCIAL_CLASS
+    row = {
+        "patient_id": f"P{number:0{width}d}",
+        "discipline": case.discipline,
+        "payer": case.payer,
+        "payer_class": payer_class,
+        "therapist_npi": therapist_npi(roster, case.discipline, case.therapist),
+        "assistant_npi": None,
+        "assistant_role": None,
+        "weekday_a": None,
+        "weekday_b": None,
+        "start_day": start_day.item(),
+        "diagnosis_codes": draws.pick(DIAGNOSES[case.discipline]),
+    }
+    return pl.DataFrame([row], schema=patients.schema)
+
+
+def plant_provider_day(
+    patients: pl.DataFrame,
+    visits: pl.DataFrame,
+    calendar: pl.DataFrame,
+    catalog: Catalog,
+    roster: pl.DataFrame,
+    case: ProviderDay,
+    draws: Draws,
+) -> pl.DataFrame:
+    """The therapist's day of the case, on a drawn weekday that has patients for every
+    visit and no planted visit of the therapist's yet. The chosen patients' visits that
+    day (if any) are replaced by the case's, and with `exclusive` the therapist's other
+    visits that day are cancelled."""
+    therapist = therapist_npi(roster, case.discipline, case.therapist)
+    own = visits.filter(pl.col("therapist_npi") == therapist)
+    taken = set(own.filter(pl.col("case_id").is_not_null()).get_column("service_date"))
+    evaluated = own.group_by("patient_id").agg(
+        pl.col("service_date").min().alias("first_visit"), pl.col("payer").first()
+    )
+    options = []
+    for day in calendar.get_column("service_date"):
+        if day not in taken:
+            chosen = _day_patients(case, evaluated.filter(pl.col("first_visit") < day))
+            if chosen:
+                options.append((day, chosen))
+    if not options:
+        raise ValueError(f"case {case.case_id}: no day has patients for all its visits")
+    day, chosen = draws.pick(options)
+    cancelled = (pl.col("service_date") == day) & (
+        pl.col("patient_id").is_in(chosen)
+        | (pl.lit(case.exclusive) & (pl.col("provider_npi") == therapist))
+    )
+    plan = pl.DataFrame(
+        {
+            "patient_id": chosen,
+            "service_date": [day] * len(chosen),
+            "case_visit": list(range(len(chosen))),
+            "is_evaluation": [False] * len(chosen),
+            "template_id": [catalog.visit_templates[case.case_id, i] for i in range(len(chosen))],
+            "fixed_start": [visit.start for visit in case.visits],
+        }
+    )
+    return add_visits(visits.filter(~cancelled), patients, plan, case.case_id)
+
+
+def _day_patients(case: ProviderDay, evaluated: pl.DataFrame) -> list[str] | None:
+    """A different patient for each visit of the day, the first in id order of the
+    visit's payer; None when some visit finds none."""
+    chosen: list[str] = []
+    for visit in case.visits:
+        free = evaluated.filter(~pl.col("patient_id").is_in(chosen))
+        if visit.payer is not None:
+            free = free.filter(pl.col("payer") == visit.payer)
+        if not free.height:
+            return None
+        chosen.append(free.get_column("patient_id").min())
+    return chosen
+
+
+def add_visits(
+    visits: pl.DataFrame, patients: pl.DataFrame, plan: pl.DataFrame, case_id: str
+) -> pl.DataFrame:
+    """Add the visits of a planted case to `visits`, one per row of `plan` (patient_id,
+    service_date, case_visit, is_evaluation, template_id, fixed_start), delivered and
+    billed by the patient's therapist; every visit is then numbered again in (day,
+    patient) order, as build_visits numbers them."""
+    added = plan.join(patients, on="patient_id").with_columns(
+        pl.col("case_visit").cast(pl.Int64),
+        pl.col("template_id").cast(pl.Int64),
+        pl.col("fixed_start").cast(pl.Int64),
+        pl.lit(case_id).alias("case_id"),
+        pl.lit(None, pl.Int64).alias("visit_no"),  # it only told evaluations apart
+        pl.col("therapist_npi").alias("rendering_npi"),
+        pl.col("therapist_npi").alias("provider_npi"),
+        pl.col("discipline").alias("provider_role"),
+    )
+    columns = [c for c in visits.columns if c != "visit_id"]
+    return (
+        pl.concat([visits.select(columns), added.select(columns)], how="vertical_relaxed")
+        .sort("service_date", "patient_id")
+        .with_row_index("visit_id")
+        .select(visits.columns)
     )
 
 
@@ -706,24 +988,59 @@ def split_segments(lines: pl.DataFrame, profile: Profile, draws: Draws) -> pl.Da
 def schedule(segments: pl.DataFrame, draws: Draws) -> pl.DataFrame:
     """Clock minutes for every segment: each provider's visits run back to back from 08:00
     in a drawn order with a gap between patients; a visit's segments follow one another
-    with none. So no provider and no patient is ever in two places at once."""
+    with none. So no provider and no patient is ever in two places at once, except where
+    a planted case says otherwise: a segment with an `offset` starts that many minutes
+    into its visit, and a visit with a `fixed_start` keeps that clock time, the
+    provider's other visits that day following the last such visit."""
     visits = (
         segments.group_by("visit_id", "provider_npi", "service_date")
-        .agg(pl.col("segment").sum().alias("duration"))
+        .agg(pl.col("segment").sum().alias("duration"), pl.col("fixed_start").first())
         .sort("visit_id")
     )
-    visits = with_draws(visits, draws, "u_order").sort(
-        "provider_npi", "service_date", "u_order", "visit_id"
-    )
+    visits = with_draws(visits, draws, "u_order")
     day = ("provider_npi", "service_date")
-    before = sum_before_in_run(pl.col("duration") + GAP_MINUTES, *day)
-    visits = visits.with_columns((DAY_START_MINUTE + before).alias("visit_start"))
-    within = sum_before_in_run(pl.col("segment"), "visit_id")
+    fixed_ends = (
+        visits.filter(pl.col("fixed_start").is_not_null())
+        .group_by(day)
+        .agg((pl.col("fixed_start") + pl.col("duration")).max().alias("fixed_end"))
+    )
+    visits = visits.join(fixed_ends, on=day, how="left").sort(*day, "u_order", "visit_id")
+    flexible = pl.col("fixed_start").is_null()
+    day_start = pl.max_horizontal(pl.lit(DAY_START_MINUTE), pl.col("fixed_end") + GAP_MINUTES)
+    before = sum_before_in_run(
+        pl.when(flexible).then(pl.col("duration") + GAP_MINUTES).otherwise(0), *day
+    )
+    visits = visits.with_columns(
+        pl.coalesce("fixed_start", day_start + before).alias("visit_start")
+    )
+    within = pl.coalesce("offset", sum_before_in_run(pl.col("segment"), "visit_id"))
     return (
         segments.join(visits.select("visit_id", "visit_start"), on="visit_id")
         .sort("visit_id", "seq", "part")
         .with_columns((pl.col("visit_start") + within).alias("start_minute"))
         .with_columns((pl.col("start_minute") + pl.col("segment")).alias("end_minute"))
+    )
+
+
+def hand_over_to_assistant(segments: pl.DataFrame, roster: pl.DataFrame) -> pl.DataFrame:
+    """A segment a case has logged `by_assistant` carries the NPI and role of the PTA
+    the visit's therapist supervises. The visit was scheduled in the therapist's day;
+    such a case is planted on a day the assistant sees nobody else."""
+    by_assistant = pl.col("by_assistant")
+    return (
+        segments.join(supervised_assistants(roster), on="therapist_npi", how="left")
+        .with_columns(
+            pl.when(by_assistant)
+            .then(pl.col("assistant_npi"))
+            .otherwise(pl.col("provider_npi"))
+            .alias("provider_npi"),
+            pl.when(by_assistant)
+            .then(pl.col("assistant_role"))
+            .otherwise(pl.col("provider_role"))
+            .alias("provider_role"),
+        )
+        .drop("assistant_npi", "assistant_role")
+        .sort("visit_id", "seq", "part")
     )
 
 
@@ -737,7 +1054,10 @@ def timelog_rows(segments: pl.DataFrame) -> pl.DataFrame:
     """Time-log export rows, one per segment, plus the keys that order the export."""
     width = max(6, len(str(segments.get_column("visit_id").max())))
     session = pl.format("S{}", (pl.col("visit_id") + 1).cast(pl.String).str.zfill(width))
-    note = pl.when(pl.col("cpt_code").is_in(sorted(EVALUATION_CODES))).then(pl.lit(EVALUATION_NOTE))
+    evaluation = pl.when(pl.col("cpt_code").is_in(sorted(EVALUATION_CODES))).then(
+        pl.lit(EVALUATION_NOTE)
+    )
+    note = pl.coalesce("note_type", evaluation)
     return segments.select(
         "patient_id",
         "provider_npi",
@@ -811,10 +1131,21 @@ def order_timelogs(pending: pl.DataFrame) -> pl.DataFrame:
 
 
 def _modifiers() -> pl.Expr:
-    """GP or GO by discipline, then CQ or CO when an assistant delivered the visit."""
+    """GP or GO by discipline, then CQ or CO when an assistant delivered the visit; or
+    what a planted service says (NO_MODIFIERS: none at all)."""
     therapy = pl.col("discipline").replace_strict(THERAPY_MODIFIER)
     assistant = pl.col("provider_role").replace_strict(ASSISTANT_MODIFIER, default=None)
-    return pl.concat_str([therapy, assistant], separator=",", ignore_nulls=True)
+    usual = pl.concat_str([therapy, assistant], separator=",", ignore_nulls=True)
+    stated = pl.col("modifiers")
+    return pl.when(stated == NO_MODIFIERS).then(None).otherwise(pl.coalesce(stated, usual))
+
+
+# The columns of a planted service that claim rows read, for rows that come from no
+# template (claims billed in error, rejected rows): nothing stated.
+NOTHING_STATED = (
+    pl.lit(None, pl.String).alias("modifiers"),
+    pl.lit(None, pl.String).alias("place_of_service"),
+)
 
 
 def _charge(units: pl.Expr) -> pl.Expr:
@@ -833,6 +1164,7 @@ def _claim_columns() -> list[pl.Expr]:
         "sort_sub",
         "claim_key",
         "case_id",
+        "case_visit",
         "line_number",
         pl.lit("1").alias("claim_frequency"),
         "patient_id",
@@ -844,7 +1176,7 @@ def _claim_columns() -> list[pl.Expr]:
         "units",
         _charge(pl.col("units")).alias("charge"),
         "diagnosis_codes",
-        pl.lit(PLACE_OF_SERVICE).alias("place_of_service"),
+        pl.col("place_of_service").fill_null(OFFICE),
         pl.lit(None, pl.String).alias(REJECT_COLUMN),
     ]
 
@@ -888,7 +1220,9 @@ def erroneous_claims(
         extra.join(visits.drop("template_id"), on="case_id")
         .join(visit_starts, on="visit_id")
         .with_columns(
-            pl.format("X{}", pl.col("visit_id")).alias("claim_key"), pl.lit(1).alias("sort_sub")
+            pl.format("X{}", pl.col("visit_id")).alias("claim_key"),
+            pl.lit(1).alias("sort_sub"),
+            *NOTHING_STATED,
         )
         .select(_claim_columns())
     )
@@ -911,6 +1245,8 @@ def rejected_claims(free: pl.DataFrame) -> pl.DataFrame:
         pl.col("therapist_npi").alias("rendering_npi"),
         pl.col("discipline").alias("provider_role"),
         pl.lit(None, pl.String).alias("case_id"),
+        pl.lit(None, pl.Int64).alias("case_visit"),
+        *NOTHING_STATED,
     )
     rows = bad.select(*_claim_columns(), "which")
     npi = pl.col("rendering_npi")
@@ -995,16 +1331,19 @@ def free_patient_days(
     return with_draws(free, draws, "u").sort("u").head(n).sort("service_date", "patient_id")
 
 
-def expected_findings(claims: pl.DataFrame, cases: Sequence[PlantedCase]) -> pl.DataFrame:
-    """The findings a correct audit reports: exactly the planted problems."""
+def expected_findings(claims: pl.DataFrame, cases: Sequence[Case]) -> pl.DataFrame:
+    """The findings a correct audit reports: exactly the planted problems. A finding on a
+    claim line takes its claim, patient and day from the case's visit; one about a
+    provider's day (no code) is filed under the case's lowest patient id, on its day."""
     key = pl.DataFrame(
         [
-            (case.case_id, e.rule_id, e.cpt_code, e.units_billed, e.units_supported)
+            (case.case_id, e.visit, e.rule_id, e.cpt_code, e.units_billed, e.units_supported)
             for case in cases
             for e in case.expected
         ],
         schema={
             "case_id": pl.String,
+            "case_visit": pl.Int64,
             "rule_id": pl.String,
             "cpt_code": pl.String,
             "units_billed": pl.Int64,
@@ -1014,11 +1353,27 @@ def expected_findings(claims: pl.DataFrame, cases: Sequence[PlantedCase]) -> pl.
     )
     originals = claims.filter(
         pl.col("claim_frequency") == "1", pl.col("claim_key").str.starts_with("V")
-    ).select("case_id", "cpt_code", "claim_id", "line_number")
-    findings = key.join(originals, on=["case_id", "cpt_code"], how="left")
-    if findings.get_column("claim_id").null_count():
+    ).select(
+        "case_id", "case_visit", "cpt_code", "claim_id", "line_number", "patient_id", "service_date"
+    )
+    on_lines = key.filter(pl.col("cpt_code").is_not_null()).join(
+        originals, on=["case_id", "case_visit", "cpt_code"], how="left"
+    )
+    if on_lines.get_column("claim_id").null_count():
         raise ValueError("a planted finding names a code its claim does not bill")
-    return findings.sort("claim_id", "line_number").select(FINDING_COLUMNS)
+    case_days = originals.group_by("case_id").agg(
+        pl.col("patient_id").min(), pl.col("service_date").min()
+    )
+    on_days = (
+        key.filter(pl.col("cpt_code").is_null())
+        .join(case_days, on="case_id", how="left")
+        .with_columns(
+            pl.lit(None, pl.String).alias("claim_id"), pl.lit(None, pl.Int64).alias("line_number")
+        )
+    )
+    return pl.concat(
+        [on_lines.select(FINDING_COLUMNS), on_days.select(FINDING_COLUMNS)], how="vertical_relaxed"
+    ).sort("service_date", "claim_id", "line_number", "rule_id", "patient_id", nulls_last=True)
 
 
 def expected_rejects(claims: pl.DataFrame, timelogs: pl.DataFrame) -> pl.DataFrame:
@@ -1036,23 +1391,27 @@ def expected_rejects(claims: pl.DataFrame, timelogs: pl.DataFrame) -> pl.DataFra
 
 
 def planted_claims(claims: pl.DataFrame, visits: pl.DataFrame) -> pl.DataFrame:
-    """Where each planted case landed: its visit's claim, and any claim billed in error."""
+    """Where each planted visit landed (`visit`: its number in the case, from 0): its
+    claim, and any claim billed in error that day."""
+    keys = ["case_id", "case_visit"]
     own = (
         claims.filter(pl.col("claim_key").str.starts_with("V"))
-        .group_by("case_id")
+        .group_by(keys)
         .agg(pl.col("claim_id").first())
     )
     extra = (
         claims.filter(pl.col("claim_key").str.starts_with("X"))
-        .group_by("case_id")
+        .group_by(keys)
         .agg(pl.col("claim_id").first().alias("voided_claim_id"))
     )
     return (
         visits.filter(pl.col("case_id").is_not_null())
-        .join(own, on="case_id", how="left")
-        .join(extra, on="case_id", how="left")
+        .join(own, on=keys, how="left")
+        .join(extra, on=keys, how="left")
+        .sort(pl.col("case_id").str.slice(1).cast(pl.Int64), "case_visit")
         .select(
             "case_id",
+            pl.col("case_visit").alias("visit"),
             "claim_id",
             "voided_claim_id",
             "patient_id",
@@ -1076,30 +1435,26 @@ class Dataset:
     rejects: pl.DataFrame
     roster: pl.DataFrame
     patients: pl.DataFrame
-    planted: pl.DataFrame
+    planted: pl.DataFrame  # see planted_claims
     visits: int
-
-    @property
-    def case_claims(self) -> dict[str, str]:
-        """Planted case id -> claim id of its visit."""
-        rows = self.planted.select("case_id", "claim_id").iter_rows()
-        return {case_id: claim_id for case_id, claim_id in rows}
 
 
 def generate(profile: Profile, seed: int = DEFAULT_SEED) -> Dataset:
     """Build the whole practice for `profile` from `seed`. The order of the steps is
     part of the output: each one takes the next draws from the one stream."""
     draws = Draws(seed)
-    cases = PLANTED_CASES if profile.plant else ()
+    cases = SAMPLE_PLANTED if profile.plant else ()
+    single = [case for case in cases if isinstance(case, PlantedCase)]
     roster = build_roster(profile, draws)
     patients = build_patients(profile, roster, draws)
     calendar = build_calendar(profile)
     catalog = build_catalog(profile, cases)
     visits = assign_templates(build_visits(profile, patients, calendar, draws), catalog, draws)
     if cases:
-        visits = plant_cases(visits, catalog, cases, draws)
+        patients, visits = plant_sample(patients, visits, calendar, catalog, roster, cases, draws)
     lines = visit_lines(visits, catalog)
     segments = schedule(split_segments(lines, profile, draws), draws)
+    segments = hand_over_to_assistant(segments, roster)
     visit_starts = segments.group_by("visit_id").agg(
         pl.col("start_minute").min().alias("visit_start")
     )
@@ -1108,11 +1463,11 @@ def generate(profile: Profile, seed: int = DEFAULT_SEED) -> Dataset:
     pending_logs = [timelog_rows(segments)]
     if cases:
         free = free_patient_days(patients, calendar, visits, draws, 5)
-        pending_claims.append(erroneous_claims(visits, visit_starts, cases))
+        pending_claims.append(erroneous_claims(visits, visit_starts, single))
         pending_claims.append(rejected_claims(free.head(3)))
         pending_logs.append(rejected_segments(free.tail(2), segments))
     claims = number_claims(pl.concat(pending_claims, how="diagonal_relaxed"), profile.first_day)
-    claims = pl.concat([claims, follow_up_claims(claims, cases)])
+    claims = pl.concat([claims, follow_up_claims(claims, single)])
     timelogs = order_timelogs(pl.concat(pending_logs, how="diagonal_relaxed"))
     return Dataset(
         claims=claims.select(*CLAIMS_COLUMNS, REJECT_COLUMN),
@@ -1197,7 +1552,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for path in write(dataset, args.out, profile, args.seed):
         print(f"wrote {path}")
     if not args.no_check:
-        for line in verify(args.out, dataset.case_claims):
+        for line in verify(args.out, dataset.planted, SAMPLE_PLANTED):
             print(f"checked: {line}")
     return 0
 
