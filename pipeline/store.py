@@ -125,20 +125,18 @@ CREATE TABLE IF NOT EXISTS run_reference (
 -- replacement (7) supersedes every original line of the same claim id. Neither
 -- deletes anything: history stays in claim_lines.
 CREATE OR REPLACE VIEW audited_claim_lines AS
-WITH ranked AS (
+WITH claim_precedence AS (
     SELECT
         claim_id,
-        claim_frequency,
-        ROW_NUMBER() OVER (
-            PARTITION BY claim_id
-            ORDER BY CASE claim_frequency WHEN '8' THEN 3 WHEN '7' THEN 2 ELSE 1 END DESC
-        ) AS precedence
-    FROM (SELECT DISTINCT claim_id, claim_frequency FROM claim_lines)
+        MAX(CASE claim_frequency WHEN '8' THEN 3 WHEN '7' THEN 2 ELSE 1 END) AS precedence
+    FROM claim_lines
+    GROUP BY claim_id
 )
 SELECT lines.*
 FROM claim_lines AS lines
-JOIN ranked USING (claim_id, claim_frequency)
-WHERE ranked.precedence = 1 AND ranked.claim_frequency <> '8';
+JOIN claim_precedence AS p USING (claim_id)
+WHERE CASE lines.claim_frequency WHEN '8' THEN 3 WHEN '7' THEN 2 ELSE 1 END = p.precedence
+    AND lines.claim_frequency <> '8';
 """
 
 CLAIM_KEY = ("claim_id", "claim_frequency", "line_number")
@@ -181,15 +179,29 @@ def upsert(
     columns = [c for c in rows.columns if c not in ("source_file", "row_number")]
     content = [c for c in columns if c not in key]
     hashed = ", ".join(f"coalesce(CAST({c} AS VARCHAR), '')" for c in content)
+    content_hash = f"md5(concat_ws('|', {hashed}))"
     con.register("incoming_rows", rows)
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE incoming AS
-        SELECT {", ".join(columns)}, md5(concat_ws('|', {hashed})) AS content_hash
-        FROM incoming_rows
-        """
-    )
-    con.unregister("incoming_rows")
+    try:
+        if not _holds_any_key(con, table, key):
+            # Every row is new (a first load, or a new period): nothing to compare or
+            # update, so the rows go from the frame into the table in one pass.
+            new = con.execute(
+                f"""
+                INSERT INTO {table} ({", ".join(columns)}, content_hash, loaded_run_id)
+                SELECT {", ".join(columns)}, {content_hash}, $run_id FROM incoming_rows
+                """,
+                {"run_id": run_id},
+            ).fetchall()[0][0]
+            return LoadCounts(new=new, changed=0)
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE incoming AS
+            SELECT {", ".join(columns)}, {content_hash} AS content_hash
+            FROM incoming_rows
+            """
+        )
+    finally:
+        con.unregister("incoming_rows")
     on = " AND ".join(f"t.{c} = i.{c}" for c in key)
     changed = con.execute(
         f"SELECT count(*) FROM incoming i JOIN {table} t ON {on} "
@@ -211,6 +223,17 @@ def upsert(
         {"run_id": run_id},
     ).fetchall()[0][0]
     return LoadCounts(new=new, changed=changed)
+
+
+def _holds_any_key(con: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...]) -> bool:
+    """Whether the table already holds a key of the registered incoming rows."""
+    if first_row(con, f"SELECT 1 FROM {table} LIMIT 1") is None:
+        return False
+    on = " AND ".join(f"t.{c} = i.{c}" for c in key)
+    return (
+        first_row(con, f"SELECT 1 FROM incoming_rows AS i JOIN {table} AS t ON {on} LIMIT 1")
+        is not None
+    )
 
 
 # DuckDB 2 refuses new work on a connection while an execute() result is unread, so

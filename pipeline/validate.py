@@ -19,10 +19,10 @@ from pipeline.schemas import (
     CLAIMS_SCHEMA,
     TIMELOGS_SCHEMA,
     frame_check_columns,
-    parse_date,
     parse_decimal,
     parse_int,
-    parse_timestamp,
+    parsed,
+    with_parsed,
 )
 
 REJECT_COLUMNS = {
@@ -58,9 +58,11 @@ def read_rows(raw: RawInput) -> pl.DataFrame:
 
 def validate(raw: RawInput, frame: pl.DataFrame) -> Validated:
     schema = CLAIMS_SCHEMA if raw.kind is CLAIMS else TIMELOGS_SCHEMA
-    failures = _failures(schema, frame)
+    checked = with_parsed(frame, schema)
+    failures = _failures(schema, checked)
     rejected_rows = failures.get_column("index").unique()
-    accepted = frame.filter(~pl.int_range(pl.len()).is_in(rejected_rows.implode()))
+    accepted = checked.filter(~pl.int_range(pl.len()).is_in(rejected_rows.implode()))
+    del checked
     typed = _typed_claims(accepted) if raw.kind is CLAIMS else _typed_timelogs(accepted)
     result = Validated(
         source=raw,
@@ -136,7 +138,7 @@ def _typed_claims(frame: pl.DataFrame) -> pl.DataFrame:
         "patient_id",
         "payer",
         "rendering_npi",
-        parse_date(pl.col("service_date")).alias("service_date"),
+        pl.col(parsed("service_date")).alias("service_date"),
         "cpt_code",
         modifier_list.list.join(",").alias("modifiers"),
         *(
@@ -153,13 +155,13 @@ def _typed_claims(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _typed_timelogs(frame: pl.DataFrame) -> pl.DataFrame:
-    start = parse_timestamp(pl.col("start_time"))
-    end = parse_timestamp(pl.col("end_time"))
+    start = pl.col(parsed("start_time"))
+    end = pl.col(parsed("end_time"))
     return frame.select(
         "patient_id",
         "provider_npi",
         "provider_role",
-        parse_date(pl.col("service_date")).alias("service_date"),
+        pl.col(parsed("service_date")).alias("service_date"),
         "cpt_code",
         start.alias("start_time"),
         end.alias("end_time"),

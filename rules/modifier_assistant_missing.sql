@@ -75,27 +75,29 @@ needs AS (
             AS units_needing_modifier
     FROM assistant_share
 ),
+needed_code_days AS (
+    SELECT DISTINCT patient_id, service_date, cpt_code FROM needs WHERE units_needing_modifier > 0
+),
 -- A line's discipline is its GP/GO/GN; a line with none takes the discipline that
--- logged the most minutes of the code that day, as code_day_units does.
+-- logged the most minutes of the code that day, as code_day_units does (worked out
+-- only for the code-days that need a modifier).
 logged_majority AS (
     SELECT patient_id, service_date, cpt_code, discipline
     FROM (
         SELECT
-            patient_id,
-            service_date,
-            cpt_code,
-            discipline,
+            c.patient_id,
+            c.service_date,
+            c.cpt_code,
+            c.discipline,
             ROW_NUMBER() OVER (
-                PARTITION BY patient_id, service_date, cpt_code
-                ORDER BY minutes DESC, discipline
+                PARTITION BY c.patient_id, c.service_date, c.cpt_code
+                ORDER BY c.minutes DESC, c.discipline
             ) AS preference
-        FROM code_day_units
-        WHERE segments > 0
+        FROM code_day_units AS c
+        JOIN needed_code_days USING (patient_id, service_date, cpt_code)
+        WHERE c.segments > 0
     ) AS ranked
     WHERE preference = 1
-),
-needed_code_days AS (
-    SELECT DISTINCT patient_id, service_date, cpt_code FROM needs WHERE units_needing_modifier > 0
 ),
 lines AS (
     SELECT

@@ -34,22 +34,37 @@ therapy_lines AS (
     JOIN ref_cpt_codes AS c USING (cpt_code)
     WHERE c.always_therapy = 'yes'
 ),
--- The therapy modifiers each line carries (a modifier repeated on a line counts once).
-line_modifiers AS (
-    SELECT DISTINCT t.claim_id, t.line_number, d.discipline, d.modifier
-    FROM therapy_lines AS t
-    JOIN discipline_modifiers AS d
-        ON d.modifier IN (t.modifier_1, t.modifier_2, t.modifier_3, t.modifier_4)
+-- Each therapy modifier with the disciplines it names (one, unless configured otherwise).
+modifier_disciplines AS (
+    SELECT modifier, COUNT(*) AS disciplines, MIN(discipline) AS discipline
+    FROM discipline_modifiers
+    GROUP BY modifier
 ),
+-- The therapy modifiers each line carries (a modifier repeated on a line counts once).
+-- Each of the four slots is looked up on its own, an equi-join on a tiny table; a join
+-- on an IN-list over the slots would compare every line with every modifier and then
+-- need a grouping of every line.
 found AS (
     SELECT
-        claim_id,
-        line_number,
-        COUNT(*) AS found_count,
-        MIN(discipline) AS found_discipline,
-        STRING_AGG(modifier, ' and ' ORDER BY modifier) AS found_modifiers
-    FROM line_modifiers
-    GROUP BY claim_id, line_number
+        t.*,
+        COALESCE(m1.disciplines, 0)
+            + CASE WHEN t.modifier_2 IS DISTINCT FROM t.modifier_1
+                THEN COALESCE(m2.disciplines, 0) ELSE 0 END
+            + CASE WHEN t.modifier_3 IS DISTINCT FROM t.modifier_1
+                    AND t.modifier_3 IS DISTINCT FROM t.modifier_2
+                THEN COALESCE(m3.disciplines, 0) ELSE 0 END
+            + CASE WHEN t.modifier_4 IS DISTINCT FROM t.modifier_1
+                    AND t.modifier_4 IS DISTINCT FROM t.modifier_2
+                    AND t.modifier_4 IS DISTINCT FROM t.modifier_3
+                THEN COALESCE(m4.disciplines, 0) ELSE 0 END
+            AS found_count,
+        -- LEAST skips NULLs: the first discipline among the line's therapy modifiers.
+        LEAST(m1.discipline, m2.discipline, m3.discipline, m4.discipline) AS found_discipline
+    FROM therapy_lines AS t
+    LEFT JOIN modifier_disciplines AS m1 ON m1.modifier = t.modifier_1
+    LEFT JOIN modifier_disciplines AS m2 ON m2.modifier = t.modifier_2
+    LEFT JOIN modifier_disciplines AS m3 ON m3.modifier = t.modifier_3
+    LEFT JOIN modifier_disciplines AS m4 ON m4.modifier = t.modifier_4
 ),
 logged AS (
     SELECT
@@ -63,6 +78,44 @@ logged AS (
     JOIN role_modifiers AS r ON r.role = s.provider_role
     GROUP BY s.patient_id, s.service_date, s.cpt_code, r.discipline, r.modifier
 ),
+logged_disciplines AS (
+    SELECT DISTINCT patient_id, service_date, cpt_code, discipline FROM logged
+),
+logged_codes AS (
+    SELECT DISTINCT patient_id, service_date, cpt_code FROM logged_disciplines
+),
+judged AS (
+    SELECT
+        f.*,
+        CASE
+            WHEN f.found_count <> 1 THEN NULL
+            WHEN c.cpt_code IS NOT NULL THEN own.discipline IS NOT NULL
+            WHEN f.discipline_default IS NOT NULL THEN f.found_discipline = f.discipline_default
+            ELSE TRUE
+        END AS found_matches
+    FROM found AS f
+    LEFT JOIN logged_codes AS c USING (patient_id, service_date, cpt_code)
+    LEFT JOIN logged_disciplines AS own
+        ON own.patient_id = f.patient_id
+        AND own.service_date = f.service_date
+        AND own.cpt_code = f.cpt_code
+        AND own.discipline = f.found_discipline
+),
+-- From here on only the flagged lines: the text that explains them is built for them
+-- alone.
+flagged_lines AS (
+    SELECT * FROM judged WHERE found_count <> 1 OR NOT found_matches
+),
+found_text AS (
+    SELECT claim_id, line_number, STRING_AGG(modifier, ' and ' ORDER BY modifier) AS found_modifiers
+    FROM (
+        SELECT DISTINCT t.claim_id, t.line_number, d.discipline, d.modifier
+        FROM flagged_lines AS t
+        JOIN discipline_modifiers AS d
+            ON d.modifier IN (t.modifier_1, t.modifier_2, t.modifier_3, t.modifier_4)
+    ) AS line_modifiers
+    GROUP BY claim_id, line_number
+),
 logged_summary AS (
     SELECT
         patient_id,
@@ -74,40 +127,29 @@ logged_summary AS (
             ORDER BY preference) AS logged_detail
     FROM (
         SELECT
-            *,
+            g.*,
             ROW_NUMBER() OVER (
-                PARTITION BY patient_id, service_date, cpt_code
-                ORDER BY minutes DESC, discipline
+                PARTITION BY g.patient_id, g.service_date, g.cpt_code
+                ORDER BY g.minutes DESC, g.discipline
             ) AS preference
-        FROM logged
+        FROM logged AS g
+        JOIN (SELECT DISTINCT patient_id, service_date, cpt_code FROM flagged_lines) AS k
+            USING (patient_id, service_date, cpt_code)
     ) AS ranked
     GROUP BY patient_id, service_date, cpt_code
 ),
-judged AS (
+explained AS (
     SELECT
-        t.*,
-        COALESCE(f.found_count, 0) AS found_count,
-        f.found_discipline,
-        f.found_modifiers,
+        j.*,
+        t.found_modifiers,
         s.logged_detail,
         s.logged_discipline,
         COALESCE(s.logged_modifier, dm.modifier) AS expected_modifier,
-        COALESCE(s.logged_discipline, t.discipline_default) AS expected_discipline,
-        CASE
-            WHEN COALESCE(f.found_count, 0) <> 1 THEN NULL
-            WHEN s.logged_discipline IS NOT NULL THEN own.discipline IS NOT NULL
-            WHEN t.discipline_default IS NOT NULL THEN f.found_discipline = t.discipline_default
-            ELSE TRUE
-        END AS found_matches
-    FROM therapy_lines AS t
-    LEFT JOIN found AS f USING (claim_id, line_number)
+        COALESCE(s.logged_discipline, j.discipline_default) AS expected_discipline
+    FROM flagged_lines AS j
+    LEFT JOIN found_text AS t USING (claim_id, line_number)
     LEFT JOIN logged_summary AS s USING (patient_id, service_date, cpt_code)
-    LEFT JOIN discipline_modifiers AS dm ON dm.discipline = t.discipline_default
-    LEFT JOIN (SELECT DISTINCT patient_id, service_date, cpt_code, discipline FROM logged) AS own
-        ON own.patient_id = t.patient_id
-        AND own.service_date = t.service_date
-        AND own.cpt_code = t.cpt_code
-        AND own.discipline = f.found_discipline
+    LEFT JOIN discipline_modifiers AS dm ON dm.discipline = j.discipline_default
 ),
 flagged AS (
     SELECT
@@ -124,9 +166,8 @@ flagged AS (
             ELSE 'no minutes of ' || j.cpt_code || ' are logged that day to tell the discipline by,'
                 || ' so one of ' || n.all_modifiers || ' is expected'
         END AS expectation
-    FROM judged AS j
+    FROM explained AS j
     CROSS JOIN modifier_names AS n
-    WHERE j.found_count <> 1 OR NOT j.found_matches
 )
 SELECT
     patient_id,

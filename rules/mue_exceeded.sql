@@ -22,6 +22,14 @@ WITH limited AS (
     FROM audited_claim_lines AS l
     JOIN ref_mue AS m ON m.code = l.cpt_code
 ),
+-- Only the provider's code-days whose units pass the MUE can hold a finding: a cheap
+-- grouping finds them, and the running totals are worked out for their lines alone.
+over_days AS (
+    SELECT patient_id, rendering_npi, service_date, cpt_code
+    FROM limited
+    GROUP BY patient_id, rendering_npi, service_date, cpt_code
+    HAVING SUM(units) > MIN(mue_value)
+),
 counted AS (
     SELECT
         *,
@@ -35,6 +43,7 @@ counted AS (
         COUNT(*) OVER (PARTITION BY patient_id, rendering_npi, service_date, cpt_code)
             AS day_lines
     FROM limited
+    JOIN over_days USING (patient_id, rendering_npi, service_date, cpt_code)
 ),
 over AS (
     SELECT

@@ -3,32 +3,41 @@
 -- CMS total-time method: the day's units beyond its total, less those already reported
 -- by TIME_LOG_MISSING and UNITS_UNDER_8_MIN, put on the codes billed furthest above
 -- their share (then code order), so the day's at-risk units add up exactly.
-WITH days AS (
-    SELECT
-        patient_id,
-        service_date,
-        discipline,
-        SUM(units_billed) - SUM(units_supported)
-            - SUM(CASE WHEN unit_basis <> 'minutes' THEN units_billed ELSE 0 END) AS unreported_units
+WITH over_codes AS (
+    SELECT *, units_billed - units_supported AS excess_units
     FROM code_day_units
-    GROUP BY patient_id, service_date, discipline
+    WHERE unit_basis = 'minutes' AND units_billed > units_supported
+),
+-- Only the days with a code billed above its share are totalled.
+over_days AS (
+    SELECT DISTINCT patient_id, service_date, discipline FROM over_codes
+),
+days AS (
+    SELECT
+        c.patient_id,
+        c.service_date,
+        c.discipline,
+        SUM(c.units_billed) - SUM(c.units_supported)
+            - SUM(CASE WHEN c.unit_basis <> 'minutes' THEN c.units_billed ELSE 0 END)
+            AS unreported_units
+    FROM code_day_units AS c
+    JOIN over_days USING (patient_id, service_date, discipline)
+    GROUP BY c.patient_id, c.service_date, c.discipline
 ),
 over AS (
     SELECT
-        c.*,
+        o.*,
         d.unreported_units,
-        c.units_billed - c.units_supported AS excess_units,
         COALESCE(
-            SUM(c.units_billed - c.units_supported) OVER (
-                PARTITION BY c.patient_id, c.service_date, c.discipline
-                ORDER BY c.units_billed - c.units_supported DESC, c.cpt_code
+            SUM(o.excess_units) OVER (
+                PARTITION BY o.patient_id, o.service_date, o.discipline
+                ORDER BY o.excess_units DESC, o.cpt_code
                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
             ),
             0
         ) AS excess_before
-    FROM code_day_units AS c
+    FROM over_codes AS o
     JOIN days AS d USING (patient_id, service_date, discipline)
-    WHERE c.unit_basis = 'minutes' AND c.units_billed > c.units_supported
 ),
 at_risk AS (
     SELECT
@@ -38,6 +47,13 @@ at_risk AS (
             ELSE LEAST(excess_units, GREATEST(0, unreported_units - excess_before))
         END AS units_at_risk
     FROM over
+),
+-- The day's codes as the message lists them (built only for the days unit rules flag).
+described AS (
+    SELECT a.*, d.day_detail
+    FROM at_risk AS a
+    LEFT JOIN unit_day_detail AS d USING (patient_id, service_date, discipline)
+    WHERE a.units_at_risk > 0
 )
 SELECT
     patient_id,
@@ -60,5 +76,4 @@ SELECT
             || CAST(day_units_billed AS VARCHAR) || ' billed; ' || cpt_code || ' supports '
             || CAST(units_supported AS VARCHAR) || ', billed x' || CAST(units_billed AS VARCHAR)
     END || '. ' || CAST(units_at_risk AS VARCHAR) || ' unit(s) unsupported.' AS message
-FROM at_risk
-WHERE units_at_risk > 0
+FROM described

@@ -7,53 +7,39 @@
 -- minutes) are put on the codes furthest below their share (then code order).
 -- A code logged but not billed has no line of its own: its finding points at the day's
 -- first billed timed line of the discipline, with the code as finding_key.
-WITH days AS (
-    SELECT
-        patient_id,
-        service_date,
-        discipline,
-        SUM(units_supported)
-            - SUM(CASE WHEN unit_basis = 'minutes' THEN units_billed ELSE 0 END) AS missed_units
+WITH under AS (
+    SELECT *, units_supported - units_billed AS shortfall_units
     FROM code_day_units
-    GROUP BY patient_id, service_date, discipline
+    WHERE unit_basis = 'minutes' AND units_supported > units_billed
 ),
--- The day's first billed timed line of the discipline (claim, then line number).
-anchors AS (
-    SELECT
-        patient_id,
-        service_date,
-        discipline,
-        claim_id AS anchor_claim_id,
-        line_number AS anchor_line_number,
-        rendering_npi AS anchor_npi
-    FROM (
-        SELECT
-            *,
-            ROW_NUMBER() OVER (
-                PARTITION BY patient_id, service_date, discipline
-                ORDER BY claim_id, line_number
-            ) AS line_rank
-        FROM code_day_units
-        WHERE claim_id IS NOT NULL
-    ) AS billed
-    WHERE line_rank = 1
+under_days AS (
+    SELECT DISTINCT patient_id, service_date, discipline FROM under
 ),
-under AS (
+days AS (
     SELECT
-        c.*,
+        c.patient_id,
+        c.service_date,
+        c.discipline,
+        SUM(c.units_supported)
+            - SUM(CASE WHEN c.unit_basis = 'minutes' THEN c.units_billed ELSE 0 END) AS missed_units
+    FROM code_day_units AS c
+    JOIN under_days USING (patient_id, service_date, discipline)
+    GROUP BY c.patient_id, c.service_date, c.discipline
+),
+ranked_under AS (
+    SELECT
+        u.*,
         d.missed_units,
-        c.units_supported - c.units_billed AS shortfall_units,
         COALESCE(
-            SUM(c.units_supported - c.units_billed) OVER (
-                PARTITION BY c.patient_id, c.service_date, c.discipline
-                ORDER BY c.units_supported - c.units_billed DESC, c.cpt_code
+            SUM(u.shortfall_units) OVER (
+                PARTITION BY u.patient_id, u.service_date, u.discipline
+                ORDER BY u.shortfall_units DESC, u.cpt_code
                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
             ),
             0
         ) AS shortfall_before
-    FROM code_day_units AS c
+    FROM under AS u
     JOIN days AS d USING (patient_id, service_date, discipline)
-    WHERE c.unit_basis = 'minutes' AND c.units_supported > c.units_billed
 ),
 missed AS (
     SELECT
@@ -62,7 +48,28 @@ missed AS (
             WHEN 'ama_per_code' THEN shortfall_units
             ELSE LEAST(shortfall_units, GREATEST(0, missed_units - shortfall_before))
         END AS missed_units_here
-    FROM under
+    FROM ranked_under
+),
+found AS (
+    SELECT * FROM missed WHERE missed_units_here > 0
+),
+-- For a code logged but not billed: the day's first billed timed line of the discipline
+-- (claim, then line number). DuckDB's arg_min_null takes that line's values without a
+-- ranking window, and only for the days that need one.
+anchors AS (
+    SELECT
+        c.patient_id,
+        c.service_date,
+        c.discipline,
+        arg_min_null(c.claim_id, (c.claim_id, c.line_number)) AS anchor_claim_id,
+        arg_min_null(c.line_number, (c.claim_id, c.line_number)) AS anchor_line_number,
+        arg_min_null(c.rendering_npi, (c.claim_id, c.line_number)) AS anchor_npi
+    FROM code_day_units AS c
+    JOIN (
+        SELECT DISTINCT patient_id, service_date, discipline FROM found WHERE claim_id IS NULL
+    ) AS unbilled USING (patient_id, service_date, discipline)
+    WHERE c.claim_id IS NOT NULL
+    GROUP BY c.patient_id, c.service_date, c.discipline
 )
 SELECT
     m.patient_id,
@@ -81,7 +88,7 @@ SELECT
             || CAST(m.minutes AS VARCHAR) || ' logged minutes, supporting '
             || CAST(m.units_supported AS VARCHAR) || ' units; billed x'
             || CAST(m.units_billed AS VARCHAR)
-        ELSE 'CMS total-time method: ' || m.day_detail || ' (' || m.discipline || '); '
+        ELSE 'CMS total-time method: ' || dd.day_detail || ' (' || m.discipline || '); '
             || CAST(m.day_minutes AS VARCHAR) || ' timed minutes support '
             || CAST(m.day_units_supported AS VARCHAR) || ' units, '
             || CAST(m.day_units_supported - m.missed_units AS VARCHAR)
@@ -94,6 +101,6 @@ SELECT
     END
     || '. ' || CAST(m.missed_units_here AS VARCHAR) || ' unit(s) supported but not billed.'
         AS message
-FROM missed AS m
+FROM found AS m
 LEFT JOIN anchors AS a USING (patient_id, service_date, discipline)
-WHERE m.missed_units_here > 0
+LEFT JOIN unit_day_detail AS dd USING (patient_id, service_date, discipline)

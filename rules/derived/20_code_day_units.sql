@@ -2,6 +2,8 @@
 -- minute once, see timed_segments), the units billed and the units those minutes support
 -- under the payer profile's method.
 -- The three unit rules read this table, so they judge every line the same way.
+-- (The text listing a day's codes for their messages is built only for the days they
+-- can flag, in 21_unit_day_detail.sql.)
 --
 -- unit_basis says which rule speaks for a billed code:
 --   no_log     no segment of the code that day          -> TIME_LOG_MISSING
@@ -95,19 +97,12 @@ billed AS (
         MAX(unit_method) AS unit_method,
         SUM(units) AS units_billed,
         COUNT(*) AS billed_lines,
-        -- Findings point at the code's first line (claim, then line number).
-        MIN(CASE WHEN line_rank = 1 THEN claim_id END) AS claim_id,
-        MIN(CASE WHEN line_rank = 1 THEN line_number END) AS line_number,
-        MIN(CASE WHEN line_rank = 1 THEN rendering_npi END) AS rendering_npi
-    FROM (
-        SELECT
-            *,
-            ROW_NUMBER() OVER (
-                PARTITION BY patient_id, service_date, discipline, cpt_code
-                ORDER BY claim_id, line_number
-            ) AS line_rank
-        FROM billed_lines
-    ) AS ranked_lines
+        -- Findings point at the code's first line (claim, then line number): the least
+        -- of DuckDB structs, which compare field by field, where a ranking window would
+        -- sort every code-day.
+        MIN({'claim_id': claim_id, 'line_number': line_number, 'rendering_npi': rendering_npi})
+            AS first_line
+    FROM billed_lines
     GROUP BY patient_id, service_date, discipline, cpt_code
 ),
 day_codes AS (
@@ -118,9 +113,9 @@ day_codes AS (
         COALESCE(b.cpt_code, g.cpt_code) AS cpt_code,
         b.payer,
         b.unit_method,
-        b.claim_id,
-        b.line_number,
-        b.rendering_npi,
+        b.first_line.claim_id AS claim_id,
+        b.first_line.line_number AS line_number,
+        b.first_line.rendering_npi AS rendering_npi,
         COALESCE(b.billed_lines, 0) AS billed_lines,
         COALESCE(b.units_billed, 0) AS units_billed,
         COALESCE(g.minutes, 0) AS minutes,
@@ -133,98 +128,125 @@ day_codes AS (
         AND b.discipline = g.discipline
         AND b.cpt_code = g.cpt_code
 ),
--- Minutes logged but not billed still count toward the day's total under the CMS
--- method, so they take the method of the codes billed beside them.
-grouped AS (
+code_units AS (
+    SELECT
+        *,
+        CAST(FLOOR(minutes / $unit_minutes) AS INTEGER) AS full_units,
+        minutes - $unit_minutes * CAST(FLOOR(minutes / $unit_minutes) AS INTEGER) AS leftover_minutes,
+        CAST(FLOOR((minutes + $unit_minutes - $min_minutes) / $unit_minutes) AS INTEGER)
+            AS per_code_units
+    FROM day_codes
+),
+-- The day's totals, once per patient, day and discipline. Minutes logged but not billed
+-- still count toward the day's total under the CMS method, so they take the method of
+-- the codes billed beside them.
+days AS (
     SELECT
         patient_id,
         service_date,
         discipline,
-        cpt_code,
-        MAX(payer) OVER day AS payer,
-        MAX(unit_method) OVER day AS unit_method,
-        claim_id,
-        line_number,
-        rendering_npi,
-        billed_lines,
-        units_billed,
-        minutes,
-        assistant_minutes,
-        segments,
-        CAST(FLOOR(minutes / $unit_minutes) AS INTEGER) AS full_units,
-        minutes - $unit_minutes * CAST(FLOOR(minutes / $unit_minutes) AS INTEGER) AS leftover_minutes,
-        SUM(minutes) OVER day AS day_minutes
-    FROM day_codes
-    WINDOW day AS (PARTITION BY patient_id, service_date, discipline)
+        MAX(payer) AS payer,
+        MAX(unit_method) AS unit_method,
+        SUM(minutes) AS day_minutes,
+        SUM(full_units) AS day_full_units,
+        SUM(per_code_units) AS day_per_code_units,
+        SUM(units_billed) AS day_units_billed,
+        COUNT(*) AS day_codes
+    FROM code_units
+    GROUP BY patient_id, service_date, discipline
+    HAVING MAX(unit_method) IS NOT NULL
 ),
 -- CMS total-time method: the day's minutes give the total units; each code first gets
 -- its whole 15-minute units, and the units left go one each to the codes with the
 -- most leftover minutes (ties: more minutes in all, then code order).
-ranked AS (
+day_units AS (
     SELECT
         *,
         CAST(FLOOR((day_minutes + $unit_minutes - $min_minutes) / $unit_minutes) AS INTEGER)
-            AS day_units_total_time,
-        SUM(full_units) OVER day AS day_full_units,
-        ROW_NUMBER() OVER (
-            PARTITION BY patient_id, service_date, discipline
-            ORDER BY leftover_minutes DESC, minutes DESC, cpt_code
-        ) AS leftover_rank
-    FROM grouped
-    WHERE unit_method IS NOT NULL
-    WINDOW day AS (PARTITION BY patient_id, service_date, discipline)
+            - day_full_units AS units_left
+    FROM days
+),
+with_day AS (
+    SELECT
+        c.patient_id,
+        c.service_date,
+        c.discipline,
+        c.cpt_code,
+        d.payer,
+        d.unit_method,
+        c.claim_id,
+        c.line_number,
+        c.rendering_npi,
+        c.billed_lines,
+        c.units_billed,
+        c.minutes,
+        c.assistant_minutes,
+        c.segments,
+        c.full_units,
+        c.leftover_minutes,
+        c.per_code_units,
+        d.day_minutes,
+        d.day_units_billed,
+        d.units_left,
+        d.day_codes,
+        -- Every code gets one of the units left, or none does; each code's units
+        -- supported add up to this.
+        CASE d.unit_method
+            WHEN 'ama_per_code' THEN d.day_per_code_units
+            ELSE d.day_full_units + LEAST(d.day_codes, GREATEST(0, d.units_left))
+        END AS day_units_supported,
+        -- Only where some but not all codes get one of the units left does the order
+        -- of the codes matter.
+        d.unit_method <> 'ama_per_code' AND d.units_left BETWEEN 1 AND d.day_codes - 1
+            AS contested
+    FROM code_units AS c
+    JOIN day_units AS d USING (patient_id, service_date, discipline)
 ),
 supported AS (
     SELECT
         *,
         CASE unit_method
-            WHEN 'ama_per_code'
-                THEN CAST(FLOOR((minutes + $unit_minutes - $min_minutes) / $unit_minutes) AS INTEGER)
-            ELSE full_units
-                + CASE WHEN leftover_rank <= day_units_total_time - day_full_units THEN 1 ELSE 0 END
+            WHEN 'ama_per_code' THEN per_code_units
+            ELSE full_units + CASE WHEN units_left >= day_codes THEN 1 ELSE 0 END
         END AS units_supported
-    FROM ranked
-),
-day_detail AS (
+    FROM with_day
+    WHERE NOT contested
+    UNION ALL
     SELECT
-        patient_id,
-        service_date,
-        discipline,
-        STRING_AGG(
-            cpt_code || ' ' || CAST(minutes AS VARCHAR) || ' min billed x'
-                || CAST(units_billed AS VARCHAR),
-            ', '
-            ORDER BY cpt_code
-        ) AS day_detail,
-        SUM(units_billed) AS day_units_billed,
-        SUM(units_supported) AS day_units_supported
-    FROM supported
-    GROUP BY patient_id, service_date, discipline
+        *,
+        full_units
+            + CASE
+                WHEN ROW_NUMBER() OVER (
+                    PARTITION BY patient_id, service_date, discipline
+                    ORDER BY leftover_minutes DESC, minutes DESC, cpt_code
+                ) <= units_left THEN 1
+                ELSE 0
+            END AS units_supported
+    FROM with_day
+    WHERE contested
 )
 SELECT
-    s.patient_id,
-    s.service_date,
-    s.discipline,
-    s.cpt_code,
-    s.payer,
-    s.unit_method,
-    s.claim_id,
-    s.line_number,
-    s.rendering_npi,
-    s.billed_lines,
-    s.units_billed,
-    s.minutes,
-    s.assistant_minutes,
-    s.segments,
-    s.units_supported,
-    s.day_minutes,
-    d.day_units_billed,
-    d.day_units_supported,
-    d.day_detail,
+    patient_id,
+    service_date,
+    discipline,
+    cpt_code,
+    payer,
+    unit_method,
+    claim_id,
+    line_number,
+    rendering_npi,
+    billed_lines,
+    units_billed,
+    minutes,
+    assistant_minutes,
+    segments,
+    units_supported,
+    day_minutes,
+    day_units_billed,
+    day_units_supported,
     CASE
-        WHEN s.segments = 0 THEN 'no_log'
-        WHEN s.minutes < $min_minutes AND s.units_supported = 0 THEN 'under_min'
+        WHEN segments = 0 THEN 'no_log'
+        WHEN minutes < $min_minutes AND units_supported = 0 THEN 'under_min'
         ELSE 'minutes'
     END AS unit_basis
-FROM supported AS s
-JOIN day_detail AS d USING (patient_id, service_date, discipline)
+FROM supported

@@ -45,44 +45,59 @@ start_codes AS (
 marked_lines AS (
     SELECT
         t.*,
-        s.cpt_code IS NOT NULL AS is_start_code,
-        ROW_NUMBER() OVER (
-            PARTITION BY t.patient_id, t.discipline, t.service_date
-            ORDER BY t.claim_id, t.line_number
-        ) AS line_rank,
-        ROW_NUMBER() OVER (
-            PARTITION BY t.patient_id, t.discipline, t.service_date
-            ORDER BY s.cpt_code IS NULL, t.claim_id, t.line_number
-        ) AS start_code_rank
+        s.cpt_code IS NOT NULL AS is_start_code
     FROM therapy_lines AS t
     LEFT JOIN start_codes AS s ON s.payer = t.payer AND s.cpt_code = t.cpt_code
 ),
--- A visit speaks through its first line (claim, then line number); its evaluation code,
--- if any, is kept for the message.
+-- A visit speaks through its first line (claim, then line number); its first evaluation
+-- code, if any, is kept for the message. The least of DuckDB structs (compared field by
+-- field) picks those lines in the one aggregate, where ranking windows would sort every
+-- line.
+first_lines AS (
+    SELECT
+        patient_id,
+        discipline,
+        service_date,
+        MIN({
+            'claim_id': claim_id,
+            'line_number': line_number,
+            'cpt_code': cpt_code,
+            'units': units,
+            'payer': payer,
+            'provider_npi': rendering_npi
+        }) AS first_line,
+        MIN(
+            CASE WHEN is_start_code
+                THEN {'claim_id': claim_id, 'line_number': line_number, 'cpt_code': cpt_code}
+            END
+        ) AS first_start_line
+    FROM marked_lines
+    GROUP BY patient_id, discipline, service_date
+),
 visits AS (
     SELECT
         patient_id,
         discipline,
         service_date,
-        MIN(CASE WHEN line_rank = 1 THEN claim_id END) AS claim_id,
-        MIN(CASE WHEN line_rank = 1 THEN line_number END) AS line_number,
-        MIN(CASE WHEN line_rank = 1 THEN cpt_code END) AS cpt_code,
-        MIN(CASE WHEN line_rank = 1 THEN units END) AS units,
-        MIN(CASE WHEN line_rank = 1 THEN payer END) AS payer,
-        MIN(CASE WHEN line_rank = 1 THEN rendering_npi END) AS provider_npi,
-        MIN(CASE WHEN start_code_rank = 1 AND is_start_code THEN cpt_code END) AS start_code
-    FROM marked_lines
-    GROUP BY patient_id, discipline, service_date
+        first_line.claim_id AS claim_id,
+        first_line.line_number AS line_number,
+        first_line.cpt_code AS cpt_code,
+        first_line.units AS units,
+        first_line.payer AS payer,
+        first_line.provider_npi AS provider_npi,
+        first_start_line.cpt_code AS start_code
+    FROM first_lines
 ),
+-- Visits in date order (one a day, so the date orders them), numbered.
 with_previous AS (
     SELECT
         v.*,
         m.episode_gap_days,
-        LAG(v.service_date) OVER (
-            PARTITION BY v.patient_id, v.discipline ORDER BY v.service_date
-        ) AS previous_visit
+        LAG(v.service_date) OVER in_order AS previous_visit,
+        ROW_NUMBER() OVER in_order AS visit_number
     FROM visits AS v
     JOIN payer_methods AS m USING (payer)
+    WINDOW in_order AS (PARTITION BY v.patient_id, v.discipline ORDER BY v.service_date)
 ),
 starts AS (
     SELECT
@@ -96,28 +111,38 @@ starts AS (
         END AS start_reason
     FROM with_previous
 ),
+-- Only an episode's first visit has a start reason, so the latest start so far is the
+-- first visit of this visit's episode: its day, number and reason come with it (a
+-- DuckDB struct, the greatest by date), in the same pass that numbers the episodes.
 numbered AS (
     SELECT
         *,
-        CAST(
-            SUM(CASE WHEN start_reason IS NOT NULL THEN 1 ELSE 0 END) OVER (
-                PARTITION BY patient_id, discipline
-                ORDER BY service_date
-                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-            ) AS INTEGER
-        ) AS episode_number
+        CAST(SUM(CASE WHEN start_reason IS NOT NULL THEN 1 ELSE 0 END) OVER so_far AS INTEGER)
+            AS episode_number,
+        MAX(
+            CASE WHEN start_reason IS NOT NULL THEN {
+                'service_date': service_date,
+                'visit_number': visit_number,
+                'start_reason': start_reason
+            } END
+        ) OVER so_far AS episode_first
     FROM starts
+    WINDOW so_far AS (
+        PARTITION BY patient_id, discipline
+        ORDER BY service_date
+        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    )
 )
 SELECT
     patient_id,
     discipline,
     episode_number,
-    MIN(service_date) OVER episode AS episode_start,
+    episode_first.service_date AS episode_start,
     -- Every episode's first visit has a reason, so this names how the episode began.
-    MAX(start_reason) OVER episode AS episode_started_by,
-    ROW_NUMBER() OVER (episode ORDER BY service_date) AS episode_visit,
+    episode_first.start_reason AS episode_started_by,
+    visit_number - episode_first.visit_number + 1 AS episode_visit,
     -- Calendar days from the episode's first day to this visit, both counted.
-    date_diff('day', MIN(service_date) OVER episode, service_date) + 1 AS episode_day,
+    date_diff('day', episode_first.service_date, service_date) + 1 AS episode_day,
     service_date,
     claim_id,
     line_number,
@@ -126,4 +151,3 @@ SELECT
     payer,
     provider_npi
 FROM numbered
-WINDOW episode AS (PARTITION BY patient_id, discipline, episode_number)
