@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline import reference
-from pipeline.catalog import RULES_DIR, Catalog, Rule, bind
+from pipeline.catalog import RULES_DIR, SEVERITIES, Catalog, Rule, bind
 from pipeline.config import Config
 from pipeline.store import first_row
 from pipeline.timing import StageTimer
@@ -213,6 +213,12 @@ def _complete_rule_rows(con: duckdb.DuckDBPyConnection, rule: Rule) -> None:
     for column, default in OPTIONAL_RULE_COLUMNS.items():
         if column not in returned:
             con.execute(f"ALTER TABLE rule_rows ADD COLUMN {column} {default}")
+    graded = con.execute(
+        "SELECT DISTINCT severity FROM rule_rows WHERE severity IS NOT NULL"
+    ).fetchall()
+    unknown = sorted({row[0] for row in graded} - set(SEVERITIES))
+    if unknown:
+        raise RuntimeError(f"rule {rule.id}: its SQL grades findings {unknown}, not {SEVERITIES}")
 
 
 def _totals(con: duckdb.DuckDBPyConnection, run_id: str, rule_id: str) -> tuple[int, float]:
