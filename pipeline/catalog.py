@@ -86,6 +86,7 @@ def bind(sql: str, params: dict[str, Any], where: str) -> dict[str, Any]:
 
 def _rule(entry: dict[str, Any], rules_dir: Path, shared: dict[str, Any], config: Config) -> Rule:
     override = config.rules.get(entry["id"], {})
+    _check_param_overrides(entry, override.get("params", {}), shared, config.source)
     severity = override.get("severity", entry["severity"])
     if severity not in SEVERITIES:
         raise UsageError(
@@ -107,6 +108,20 @@ def _rule(entry: dict[str, Any], rules_dir: Path, shared: dict[str, Any], config
         money=_money(entry),
         severity_configured="severity" in override,
     )
+
+
+def _check_param_overrides(
+    entry: dict[str, Any], overrides: dict[str, Any], shared: dict[str, Any], source: str
+) -> None:
+    """A rule-level override of a parameter the rule does not own would be ignored
+    silently (shared ones feed the derived tables too): refuse it and say where it goes."""
+    own = entry.get("params", {})
+    for name in sorted(set(overrides) - set(own)):
+        where = "set it under [params]" if name in shared else f"known: {', '.join(own) or 'none'}"
+        raise UsageError(
+            f"{source}: [rules.{entry['id']}.params] {name} is not a parameter "
+            f"of that rule; {where}"
+        )
 
 
 def _money(entry: dict[str, Any]) -> str:

@@ -1,32 +1,15 @@
 -- KX_MEDICAL_REVIEW: the line with which a patient's allowed amounts for the calendar
 -- year, in one threshold group (PT and SLP together, OT alone), first pass the targeted
 -- medical-review threshold. One note per patient, year and group; the running total is
--- the one MODIFIER_KX_MISSING keeps (same lines, same order).
-WITH accruing AS (
-    SELECT *
-    FROM therapy_allowed
-    WHERE profile IN (SELECT UNNEST($accrual_profiles))
-        AND cpt_code NOT IN (SELECT UNNEST($bundled_codes))
-),
-running AS (
+-- the one MODIFIER_KX_MISSING judges (derived/32_therapy_allowed.sql).
+WITH crossing AS (
     SELECT
         *,
-        SUM(allowed) OVER (
-            PARTITION BY patient_id, service_year, threshold_group
-            ORDER BY service_date, claim_id, line_number
-            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-        ) AS total_after
-    FROM accruing
-),
-crossing AS (
-    SELECT
-        *,
-        total_after - allowed AS total_before,
         ROW_NUMBER() OVER (
             PARTITION BY patient_id, service_year, threshold_group
             ORDER BY service_date, claim_id, line_number
         ) AS crossing_rank
-    FROM running
+    FROM therapy_allowed
     WHERE total_after > $medical_review_threshold
 )
 SELECT

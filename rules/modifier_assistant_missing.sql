@@ -16,10 +16,6 @@ WITH assistant_modifiers AS (
     SELECT a.discipline, a.modifier
     FROM (SELECT UNNEST($assistant_modifiers) AS a) AS listed
 ),
-discipline_modifiers AS (
-    SELECT DISTINCT m.discipline, m.modifier
-    FROM (SELECT UNNEST($therapy_modifier_by_role) AS m) AS listed
-),
 code_days AS (
     SELECT
         c.patient_id,
@@ -78,9 +74,10 @@ needs AS (
 needed_code_days AS (
     SELECT DISTINCT patient_id, service_date, cpt_code FROM needs WHERE units_needing_modifier > 0
 ),
--- A line's discipline is its GP/GO/GN; a line with none takes the discipline that
--- logged the most minutes of the code that day, as code_day_units does (worked out
--- only for the code-days that need a modifier).
+-- A line counts in each discipline its GP/GO/GN names (modifier_disciplines in
+-- claim_line_modifiers); a line with none takes the discipline that logged the most
+-- minutes of the code that day, as code_day_units does (worked out only for the
+-- code-days that need a modifier).
 logged_majority AS (
     SELECT patient_id, service_date, cpt_code, discipline
     FROM (
@@ -100,27 +97,11 @@ logged_majority AS (
     WHERE preference = 1
 ),
 lines AS (
-    SELECT
-        l.claim_id,
-        l.line_number,
-        l.patient_id,
-        l.service_date,
-        l.cpt_code,
-        l.units,
-        l.payer,
-        l.rendering_npi,
-        l.modifiers,
-        l.modifier_1,
-        l.modifier_2,
-        l.modifier_3,
-        l.modifier_4,
-        COALESCE(t.discipline, g.discipline) AS discipline
-    FROM audited_claim_lines AS l
+    SELECT l.*, g.discipline AS logged_discipline
+    FROM claim_line_modifiers AS l
     JOIN needed_code_days USING (patient_id, service_date, cpt_code)
-    LEFT JOIN discipline_modifiers AS t
-        ON t.modifier IN (l.modifier_1, l.modifier_2, l.modifier_3, l.modifier_4)
     LEFT JOIN logged_majority AS g
-        ON t.discipline IS NULL
+        ON l.modifier_discipline IS NULL
         AND g.patient_id = l.patient_id
         AND g.service_date = l.service_date
         AND g.cpt_code = l.cpt_code
@@ -143,7 +124,14 @@ code_day_lines AS (
             ELSE 0
         END AS carries_modifier
     FROM needs AS n
-    JOIN lines AS l USING (patient_id, service_date, cpt_code, discipline)
+    JOIN lines AS l
+        ON l.patient_id = n.patient_id
+        AND l.service_date = n.service_date
+        AND l.cpt_code = n.cpt_code
+        AND (
+            list_contains(l.modifier_disciplines, n.discipline)
+            OR l.logged_discipline = n.discipline
+        )
     WHERE n.units_needing_modifier > 0
 ),
 billed AS (

@@ -1,36 +1,19 @@
 -- MODIFIER_KX_MISSING: a Medicare therapy line without KX once the patient's allowed
 -- amounts for the calendar year, in its threshold group (PT and SLP together, OT alone),
--- pass that year's KX threshold. The running total takes every audited line in the store
--- of the payer profiles that accrue toward the threshold, in service-date order (ties:
--- claim id, line number); a line needs KX when the total including it exceeds the
--- threshold. A year with no configured threshold is not judged.
+-- pass that year's KX threshold. The running total (derived/32_therapy_allowed.sql)
+-- takes every audited line in the store of the payer profiles that accrue toward the
+-- threshold, in service-date order (ties: claim id, line number); a line needs KX when
+-- the total including it exceeds the threshold. A year with no configured threshold is
+-- not judged.
 WITH thresholds AS (
     SELECT t.year AS service_year, t.pt_slp, t.ot
     FROM (SELECT UNNEST($kx_thresholds) AS t) AS listed
 ),
-accruing AS (
-    SELECT *
-    FROM therapy_allowed
-    WHERE profile IN (SELECT UNNEST($accrual_profiles))
-        -- Bundled codes are paid nothing, so they add nothing and need no KX.
-        AND cpt_code NOT IN (SELECT UNNEST($bundled_codes))
-),
-running AS (
-    SELECT
-        *,
-        SUM(allowed) OVER (
-            PARTITION BY patient_id, service_year, threshold_group
-            ORDER BY service_date, claim_id, line_number
-            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-        ) AS total_after
-    FROM accruing
-),
 judged AS (
     SELECT
         r.*,
-        r.total_after - r.allowed AS total_before,
         CASE WHEN r.threshold_group = 'OT' THEN t.ot ELSE t.pt_slp END AS threshold
-    FROM running AS r
+    FROM therapy_allowed AS r
     JOIN thresholds AS t USING (service_year)
 )
 SELECT

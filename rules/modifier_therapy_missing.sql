@@ -15,56 +15,17 @@ modifier_names AS (
     SELECT STRING_AGG(modifier, ', ' ORDER BY modifier) AS all_modifiers
     FROM discipline_modifiers
 ),
+-- The line's therapy modifiers as claim_line_modifiers reads them: how many it carries
+-- (a modifier repeated on a line counts once) and, with one, its discipline.
 therapy_lines AS (
     SELECT
-        l.claim_id,
-        l.line_number,
-        l.patient_id,
-        l.service_date,
-        l.cpt_code,
-        l.units,
-        l.payer,
-        l.rendering_npi,
-        l.modifier_1,
-        l.modifier_2,
-        l.modifier_3,
-        l.modifier_4,
-        c.discipline_default
-    FROM audited_claim_lines AS l
+        l.*,
+        c.discipline_default,
+        l.therapy_modifier_count AS found_count,
+        l.modifier_discipline AS found_discipline
+    FROM claim_line_modifiers AS l
     JOIN ref_cpt_codes AS c USING (cpt_code)
     WHERE c.always_therapy = 'yes'
-),
--- Each therapy modifier with the disciplines it names (one, unless configured otherwise).
-modifier_disciplines AS (
-    SELECT modifier, COUNT(*) AS disciplines, MIN(discipline) AS discipline
-    FROM discipline_modifiers
-    GROUP BY modifier
-),
--- The therapy modifiers each line carries (a modifier repeated on a line counts once).
--- Each of the four slots is looked up on its own, an equi-join on a tiny table; a join
--- on an IN-list over the slots would compare every line with every modifier and then
--- need a grouping of every line.
-found AS (
-    SELECT
-        t.*,
-        COALESCE(m1.disciplines, 0)
-            + CASE WHEN t.modifier_2 IS DISTINCT FROM t.modifier_1
-                THEN COALESCE(m2.disciplines, 0) ELSE 0 END
-            + CASE WHEN t.modifier_3 IS DISTINCT FROM t.modifier_1
-                    AND t.modifier_3 IS DISTINCT FROM t.modifier_2
-                THEN COALESCE(m3.disciplines, 0) ELSE 0 END
-            + CASE WHEN t.modifier_4 IS DISTINCT FROM t.modifier_1
-                    AND t.modifier_4 IS DISTINCT FROM t.modifier_2
-                    AND t.modifier_4 IS DISTINCT FROM t.modifier_3
-                THEN COALESCE(m4.disciplines, 0) ELSE 0 END
-            AS found_count,
-        -- LEAST skips NULLs: the first discipline among the line's therapy modifiers.
-        LEAST(m1.discipline, m2.discipline, m3.discipline, m4.discipline) AS found_discipline
-    FROM therapy_lines AS t
-    LEFT JOIN modifier_disciplines AS m1 ON m1.modifier = t.modifier_1
-    LEFT JOIN modifier_disciplines AS m2 ON m2.modifier = t.modifier_2
-    LEFT JOIN modifier_disciplines AS m3 ON m3.modifier = t.modifier_3
-    LEFT JOIN modifier_disciplines AS m4 ON m4.modifier = t.modifier_4
 ),
 logged AS (
     SELECT
@@ -93,7 +54,7 @@ judged AS (
             WHEN f.discipline_default IS NOT NULL THEN f.found_discipline = f.discipline_default
             ELSE TRUE
         END AS found_matches
-    FROM found AS f
+    FROM therapy_lines AS f
     LEFT JOIN logged_codes AS c USING (patient_id, service_date, cpt_code)
     LEFT JOIN logged_disciplines AS own
         ON own.patient_id = f.patient_id

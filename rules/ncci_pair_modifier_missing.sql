@@ -5,55 +5,15 @@
 -- distinct service ($bypass_modifiers: 59, XE, XS, XP, XU). Without one the column-two
 -- code is denied. With $accept_bypass_on_column_one a modifier on the column-one line
 -- counts as well. An edit applies on or after its effective date and before its
--- deletion date. A line that is column two of an indicator-0 edit that day is left to
--- NCCI_PAIR_NOT_ALLOWED (no modifier would help it), so its money is counted once.
+-- deletion date (the pairs in force: derived/40_ncci_billed_pairs.sql). A line that is
+-- column two of an indicator-0 edit that day is left to NCCI_PAIR_NOT_ALLOWED (no
+-- modifier would help it), so its money is counted once.
 WITH bypass AS (
     SELECT UPPER(modifier) AS modifier
     FROM (SELECT UNNEST($bypass_modifiers) AS modifier) AS configured
 ),
 bypass_list AS (
     SELECT STRING_AGG(modifier, ', ' ORDER BY modifier) AS modifiers FROM bypass
-),
-lines AS (
-    SELECT
-        claim_id,
-        line_number,
-        patient_id,
-        rendering_npi,
-        service_date,
-        cpt_code,
-        payer,
-        units,
-        modifiers,
-        modifier_1,
-        modifier_2,
-        modifier_3,
-        modifier_4
-    FROM audited_claim_lines
-),
-paired AS (
-    SELECT
-        c2.*,
-        e.column_1,
-        e.modifier_indicator,
-        e.effective_date,
-        c1.claim_id AS column_1_claim_id,
-        c1.line_number AS column_1_line_number,
-        c1.modifier_1 AS column_1_modifier_1,
-        c1.modifier_2 AS column_1_modifier_2,
-        c1.modifier_3 AS column_1_modifier_3,
-        c1.modifier_4 AS column_1_modifier_4
-    FROM lines AS c2
-    JOIN lines AS c1
-        ON c1.patient_id = c2.patient_id
-        AND c1.service_date = c2.service_date
-        AND c1.rendering_npi = c2.rendering_npi
-        AND c1.cpt_code <> c2.cpt_code
-    JOIN ref_ncci_ptp AS e
-        ON e.column_1 = c1.cpt_code
-        AND e.column_2 = c2.cpt_code
-        AND c2.service_date >= e.effective_date
-        AND (e.deletion_date IS NULL OR c2.service_date < e.deletion_date)
 ),
 -- Modifiers are looked at only on the few lines that form a pair.
 bypassed AS (
@@ -70,7 +30,7 @@ bypassed AS (
                 p.column_1_modifier_3, p.column_1_modifier_4
             )
         ) AS column_1_has_bypass
-    FROM paired AS p
+    FROM ncci_billed_pairs AS p
 ),
 judged AS (
     SELECT

@@ -2,40 +2,18 @@
 -- modifier indicator is 0 billed for one patient on one service date by one rendering
 -- provider (CMS applies PTP edits per provider, across all of the provider's claims).
 -- No modifier bypasses such an edit, so the column-two line is not payable. An edit
--- applies on or after its effective date and before its deletion date. One finding per
--- column-two line, however many edits it falls under.
-WITH lines AS (
-    SELECT claim_id, line_number, patient_id, rendering_npi, service_date, cpt_code, payer, units
-    FROM audited_claim_lines
-),
-paired AS (
-    SELECT
-        c2.*,
-        e.column_1,
-        e.effective_date,
-        c1.claim_id AS column_1_claim_id,
-        c1.line_number AS column_1_line_number
-    FROM lines AS c2
-    JOIN lines AS c1
-        ON c1.patient_id = c2.patient_id
-        AND c1.service_date = c2.service_date
-        AND c1.rendering_npi = c2.rendering_npi
-        AND c1.cpt_code <> c2.cpt_code
-    JOIN ref_ncci_ptp AS e
-        ON e.column_1 = c1.cpt_code
-        AND e.column_2 = c2.cpt_code
-        AND e.modifier_indicator = 0
-        AND c2.service_date >= e.effective_date
-        AND (e.deletion_date IS NULL OR c2.service_date < e.deletion_date)
-),
-ranked AS (
+-- applies on or after its effective date and before its deletion date (the pairs in
+-- force: derived/40_ncci_billed_pairs.sql). One finding per column-two line, however
+-- many edits it falls under.
+WITH ranked AS (
     SELECT
         *,
         ROW_NUMBER() OVER (
             PARTITION BY claim_id, line_number
             ORDER BY column_1, effective_date, column_1_claim_id, column_1_line_number
         ) AS pair_rank
-    FROM paired
+    FROM ncci_billed_pairs
+    WHERE modifier_indicator = 0
 ),
 other_column_1 AS (
     SELECT

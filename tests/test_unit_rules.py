@@ -188,3 +188,17 @@ def test_a_wrong_therapy_modifier_does_not_make_logged_minutes_missing(audit_row
     # modifier is wrong, and that is MODIFIER_THERAPY_MISSING's finding alone.
     outputs = audit_rows([claim("97110", 2, modifiers="GO")], [segment("97110", 30)])
     assert outputs.findings["rule_id"].to_list() == ["MODIFIER_THERAPY_MISSING"]
+
+
+def test_a_shared_parameter_set_on_one_rule_is_refused(tmp_path, cli, capsys):
+    config = tmp_path / "config.toml"
+    config.write_text("[rules.UNITS_OVERBILLED.params]\nmin_minutes = 9\n")
+    claims = write_csv(tmp_path / "c.csv", [claim("97110", 1)])
+    outputs = cli(
+        [claims], [write_csv(tmp_path / "t.csv", [segment("97110", 15)])], "--config", str(config)
+    )
+    assert outputs.exit_code == 2
+    assert (
+        "min_minutes is not a parameter of that rule; set it under [params]"
+        in capsys.readouterr().err
+    )

@@ -48,21 +48,10 @@ logged_discipline AS (
     WHERE preference = 1
 ),
 -- A line is judged in the discipline whose minutes it bills: its GP/GO/GN modifier's
--- when that discipline logged the code that day, otherwise the discipline that logged
--- most of the code's minutes (a wrong or missing modifier is MODIFIER_THERAPY_MISSING's
--- finding, not a reason to call the minutes missing), otherwise the modifier's.
-line_modifiers AS (
-    SELECT
-        l.*,
-        CASE
-            WHEN 'GP' IN (l.modifier_1, l.modifier_2, l.modifier_3, l.modifier_4) THEN 'PT'
-            WHEN 'GO' IN (l.modifier_1, l.modifier_2, l.modifier_3, l.modifier_4) THEN 'OT'
-            WHEN 'GN' IN (l.modifier_1, l.modifier_2, l.modifier_3, l.modifier_4) THEN 'SLP'
-        END AS modifier_discipline
-    FROM audited_claim_lines AS l
-    JOIN timed_codes USING (cpt_code)
-    JOIN logged_days USING (service_date)
-),
+-- (claim_line_modifiers) when that discipline logged the code that day, otherwise the
+-- discipline that logged most of the code's minutes (a wrong or missing modifier is
+-- MODIFIER_THERAPY_MISSING's finding, not a reason to call the minutes missing),
+-- otherwise the modifier's.
 billed_lines AS (
     SELECT
         l.claim_id,
@@ -78,7 +67,9 @@ billed_lines AS (
             WHEN own.discipline IS NOT NULL THEN own.discipline
             ELSE COALESCE(d.discipline, l.modifier_discipline, 'unknown')
         END AS discipline
-    FROM line_modifiers AS l
+    FROM claim_line_modifiers AS l
+    JOIN timed_codes USING (cpt_code)
+    JOIN logged_days USING (service_date)
     JOIN payer_methods AS m USING (payer)
     LEFT JOIN logged_discipline AS d USING (patient_id, service_date, cpt_code)
     LEFT JOIN logged AS own

@@ -9,27 +9,10 @@
 -- profile are not audited, so they make no visit.
 --
 -- A line's discipline: its GP/GO/GN modifier, else the code's default discipline
--- (evaluations), else PT.
+-- (evaluations), else PT (line_discipline in claim_line_modifiers).
 WITH therapy_lines AS (
-    SELECT
-        l.patient_id,
-        l.service_date,
-        l.claim_id,
-        l.line_number,
-        l.cpt_code,
-        l.units,
-        l.payer,
-        l.rendering_npi,
-        COALESCE(
-            CASE
-                WHEN 'GP' IN (l.modifier_1, l.modifier_2, l.modifier_3, l.modifier_4) THEN 'PT'
-                WHEN 'GO' IN (l.modifier_1, l.modifier_2, l.modifier_3, l.modifier_4) THEN 'OT'
-                WHEN 'GN' IN (l.modifier_1, l.modifier_2, l.modifier_3, l.modifier_4) THEN 'SLP'
-            END,
-            c.discipline_default,
-            'PT'
-        ) AS discipline
-    FROM audited_claim_lines AS l
+    SELECT l.*, l.line_discipline AS discipline
+    FROM claim_line_modifiers AS l
     JOIN ref_cpt_codes AS c USING (cpt_code)
     JOIN payer_methods AS m USING (payer)
 ),
