@@ -10,6 +10,12 @@ class InputKind:
     name: str
     required: tuple[str, ...]
     optional: tuple[str, ...]
+    # The columns that identify a row: one file holds each key once, and the store
+    # keeps one row per key (a later file with the same key updates it).
+    key: tuple[str, ...]
+    # What a repeated key is reported as in rejects.csv: against which column, why.
+    repeat_column: str
+    repeat_reason: str
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -37,6 +43,11 @@ CLAIMS = InputKind(
         "diagnosis_codes",
         "place_of_service",
     ),
+    key=("claim_id", "claim_frequency", "line_number"),
+    repeat_column="line_number",
+    repeat_reason=(
+        "duplicate of an earlier row with the same claim_id, claim_frequency and line_number"
+    ),
 )
 
 TIMELOGS = InputKind(
@@ -51,6 +62,9 @@ TIMELOGS = InputKind(
         "end_time",
     ),
     optional=("session_id", "note_type"),
+    key=("patient_id", "provider_npi", "cpt_code", "start_time", "end_time"),
+    repeat_column="start_time",
+    repeat_reason="duplicate of an earlier segment (same patient, provider, code, start and end)",
 )
 
 # findings.csv / findings.parquet, in this order: the contract columns, then extensions.

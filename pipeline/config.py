@@ -87,10 +87,17 @@ def _build(raw: dict[str, Any], source: str) -> Config:
         params=dict(raw.get("params", {})),
         rules={rule_id: dict(v) for rule_id, v in raw.get("rules", {}).items()},
         report=dict(raw.get("report", {})),
-        store=dict(raw.get("store", {})),
+        store=_store(raw.get("store", {}), source),
         source=source,
         reference=_reference(raw.get("reference", {}), source),
     )
+
+
+def _store(section: dict[str, Any], source: str) -> dict[str, Any]:
+    rows = section.get("batch_rows")
+    if not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:
+        raise UsageError(f"{source}: [store] batch_rows must be a whole number of rows, 1 or more")
+    return dict(section)
 
 
 REFERENCE_KEYS = ("ncci_ptp", "mue")

@@ -1,12 +1,14 @@
 """Ingest: read claim and time-log exports into polars frames with canonical columns.
 
 Every value is read as text. Types are decided by validation, so that one bad value
-rejects one row with a reason instead of failing the whole file.
+rejects one row with a reason instead of failing the whole file. Files are read in
+batches, so memory holds one batch of a file, however large the file.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,8 @@ from pipeline.errors import UsageError
 PARQUET_MAGIC = b"PAR1"
 ROW_NUMBER = "row_number"
 SOURCE_FILE = "source_file"
+# Codes are compared upper-case; exports differ only in how they type them.
+UPPERCASE = ("cpt_code", "modifiers", "provider_role", "diagnosis_codes")
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,21 @@ def read_input(path: Path, kind: InputKind, mapping: dict[str, str]) -> RawInput
         pl.lit(str(path)).alias(SOURCE_FILE)
     )
     return RawInput(path=path, kind=kind, checksum=checksum, frame=frame)
+
+
+def read_batches(raw: RawInput, rows: int) -> Iterator[pl.DataFrame]:
+    """The export's rows as text, `rows` at a time, in file order: the moment the file
+    is actually read (so a file that breaks half-way fails here, with its name)."""
+    empty = True
+    try:
+        for batch in raw.frame.collect_batches(chunk_size=rows, maintain_order=True):
+            empty = False
+            yield batch
+    except pl.exceptions.PolarsError as exc:
+        raise UsageError(f"{raw.path}: cannot be read: {first_line(exc)}") from None
+    if empty:
+        # A header-only export still goes through every step, as zero rows.
+        yield raw.frame.clear().collect()
 
 
 def _checksum(path: Path) -> str:
@@ -139,6 +158,8 @@ def _combine_modifiers(frame: pl.LazyFrame, present: set[str]) -> pl.LazyFrame:
 def _clean_text(column: str) -> pl.Expr:
     """Trimmed text, with an empty cell read as a missing value."""
     value = pl.col(column).str.strip_chars()
+    if column in UPPERCASE:
+        value = value.str.to_uppercase()
     return pl.when(value == "").then(None).otherwise(value).alias(column)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,9 +20,9 @@ from pipeline.catalog import load_catalog
 from pipeline.columns import CLAIMS, TIMELOGS
 from pipeline.config import Config
 from pipeline.errors import UsageError
-from pipeline.ingest import read_inputs
+from pipeline.ingest import RawInput, read_batches, read_inputs
 from pipeline.timing import StageTimer
-from pipeline.validate import Validated, read_rows, validate
+from pipeline.validate import validate
 from reports.render import write_outputs
 
 log = logging.getLogger(__name__)
@@ -31,9 +32,9 @@ def load(claims: list[Path], timelogs: list[Path], db: Path, config: Config) -> 
     """Read, validate and store the exports; return the new run's id.
 
     Every file's header is checked before the store is opened, so a missing file or
-    column stops the run with the store untouched. Files are then validated and stored
-    one at a time (memory holds one file, not all), inside one transaction: a file that
-    fails half-way rolls the whole load back.
+    column stops the run with the store untouched. Files are then read and validated a
+    batch at a time (memory holds one batch, not a file) and stored, all inside one
+    transaction: a file that fails half-way rolls the whole load back.
     """
     started = datetime.now(UTC).replace(microsecond=0)
     timer = StageTimer()
@@ -41,7 +42,6 @@ def load(claims: list[Path], timelogs: list[Path], db: Path, config: Config) -> 
         timelogs, TIMELOGS, config.columns
     )
     run_id = f"{started:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
-    read = rejected = 0
     con = store.connect(db, config.store.get("memory_limit"))
     try:
         con.execute("BEGIN TRANSACTION")
@@ -49,20 +49,14 @@ def load(claims: list[Path], timelogs: list[Path], db: Path, config: Config) -> 
             "INSERT INTO runs (run_id, started_at, config_source) VALUES (?, ?, ?)",
             [run_id, started.replace(tzinfo=None), config.source],
         )
-        for raw in inputs:
-            with timer.stage(f"load: read {raw.kind.name}"):
-                frame = read_rows(raw)
-            with timer.stage(f"load: validate {raw.kind.name}"):
-                item = validate(raw, frame)
-            del frame
-            with timer.stage(f"load: store {raw.kind.name}"):
-                _store_input(con, run_id, item)
-            read, rejected = read + item.rows_read, rejected + item.rows_rejected
+        tallies = [_load_input(con, run_id, raw, config, timer) for raw in inputs]
         timer.save(con, run_id)
         con.execute("UPDATE runs SET loaded_at = now() WHERE run_id = ?", [run_id])
         con.execute("COMMIT")
     finally:
         con.close()
+    read = sum(t.read for t in tallies)
+    rejected = sum(t.rejected for t in tallies)
     log.info(
         "load: run %s: %d files, %d rows read, %d accepted, %d rejected",
         run_id,
@@ -97,41 +91,54 @@ def report(db: Path, out: Path, config: Config, run_id: str | None = None) -> st
     return run_id
 
 
-def _store_input(con: duckdb.DuckDBPyConnection, run_id: str, item: Validated) -> None:
-    kind = item.source.kind
-    table, key = (
-        ("claim_lines", store.CLAIM_KEY) if kind is CLAIMS else ("time_segments", store.SEGMENT_KEY)
-    )
-    counts = store.upsert(con, table, item.accepted, key, run_id)
+@dataclass
+class _Tally:
+    """One file's rows: every row read is accepted or rejected, never lost."""
+
+    read: int = 0
+    rejected: int = 0
+
+
+def _load_input(
+    con: duckdb.DuckDBPyConnection, run_id: str, raw: RawInput, config: Config, timer: StageTimer
+) -> _Tally:
+    """Validate one export batch by batch into the staging table, then store it whole."""
+    kind, source = raw.kind, str(raw.path)
+    tally = _Tally()
+    batches = read_batches(raw, config.store["batch_rows"])
+    while True:
+        with timer.stage(f"load: read {kind.name}"):
+            batch = next(batches, None)
+        if batch is None:
+            break
+        with timer.stage(f"load: validate {kind.name}"):
+            item = validate(raw, batch)
+        with timer.stage(f"load: stage {kind.name}"):
+            store.stage(con, item.accepted)
+            store.add_rejects(con, run_id, item.rejects)
+        tally.read += item.rows_read
+        tally.rejected += item.rows_rejected
+    with timer.stage(f"load: store {kind.name}"):
+        tally.rejected += store.reject_repeated_keys(con, kind, source, run_id)
+        table = "claim_lines" if kind is CLAIMS else "time_segments"
+        counts = store.upsert(con, table, kind.key, run_id)
+        store.record_scope(con, run_id, with_claims=kind is CLAIMS)
+        store.unstage(con)
     con.execute(
         "INSERT INTO run_inputs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             run_id,
             kind.name,
-            str(item.source.path),
-            item.source.checksum,
-            item.rows_read,
-            item.accepted.height,
-            item.rows_rejected,
+            source,
+            raw.checksum,
+            tally.read,
+            tally.read - tally.rejected,
+            tally.rejected,
             counts.new,
             counts.changed,
         ],
     )
-    con.register("accepted_rows", item.accepted)
-    con.register("rejected_rows", item.rejects)
-    con.execute("INSERT INTO rejects SELECT $run_id, * FROM rejected_rows", {"run_id": run_id})
-    if kind is CLAIMS:
-        con.execute(
-            "INSERT INTO run_scope_claims SELECT DISTINCT $run_id, claim_id FROM accepted_rows",
-            {"run_id": run_id},
-        )
-    con.execute(
-        "INSERT INTO run_scope_days SELECT DISTINCT $run_id, patient_id, service_date "
-        "FROM accepted_rows",
-        {"run_id": run_id},
-    )
-    con.unregister("accepted_rows")
-    con.unregister("rejected_rows")
+    return tally
 
 
 def _open_existing(db: Path, config: Config) -> duckdb.DuckDBPyConnection:

@@ -7,12 +7,15 @@ is one transaction, so a failed or killed load leaves the store as it was.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
+from pipeline.columns import InputKind
 from pipeline.errors import UsageError
 
 SCHEMA = """
@@ -52,7 +55,6 @@ CREATE TABLE IF NOT EXISTS claim_lines (
     charge DECIMAL(12, 2),
     diagnosis_codes VARCHAR,
     place_of_service VARCHAR,
-    content_hash VARCHAR NOT NULL,
     loaded_run_id VARCHAR NOT NULL
 );
 CREATE TABLE IF NOT EXISTS time_segments (
@@ -66,7 +68,6 @@ CREATE TABLE IF NOT EXISTS time_segments (
     duration_seconds BIGINT NOT NULL,
     session_id VARCHAR,
     note_type VARCHAR,
-    content_hash VARCHAR NOT NULL,
     loaded_run_id VARCHAR NOT NULL
 );
 CREATE TABLE IF NOT EXISTS rejects (
@@ -121,6 +122,10 @@ CREATE TABLE IF NOT EXISTS run_reference (
     checksum VARCHAR NOT NULL
 );
 
+-- Stores written before rows were compared column by column carry a content hash.
+ALTER TABLE claim_lines DROP COLUMN IF EXISTS content_hash;
+ALTER TABLE time_segments DROP COLUMN IF EXISTS content_hash;
+
 -- The claim lines that are audited. A void (frequency 8) takes a claim out; a
 -- replacement (7) supersedes every original line of the same claim id. Neither
 -- deletes anything: history stays in claim_lines.
@@ -139,8 +144,8 @@ WHERE CASE lines.claim_frequency WHEN '8' THEN 3 WHEN '7' THEN 2 ELSE 1 END = p.
     AND lines.claim_frequency <> '8';
 """
 
-CLAIM_KEY = ("claim_id", "claim_frequency", "line_number")
-SEGMENT_KEY = ("patient_id", "provider_npi", "cpt_code", "start_time", "end_time")
+# A file's accepted rows gather here, batch by batch, before they meet the store.
+STAGED = "staged_rows"
 
 
 @dataclass(frozen=True)
@@ -164,61 +169,117 @@ def connect(path: Path, memory_limit: str | None = None) -> duckdb.DuckDBPyConne
     return con
 
 
+def stage(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> None:
+    """Add one batch of a file's accepted rows to the staging table."""
+    with _registered(con, "batch_rows", rows):
+        con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGED} AS FROM batch_rows LIMIT 0")
+        con.execute(f"INSERT INTO {STAGED} FROM batch_rows")
+
+
+def unstage(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"DROP TABLE IF EXISTS {STAGED}")
+
+
+def add_rejects(con: duckdb.DuckDBPyConnection, run_id: str, rejects: pl.DataFrame) -> None:
+    with _registered(con, "batch_rejects", rejects):
+        con.execute("INSERT INTO rejects SELECT $run_id, * FROM batch_rejects", {"run_id": run_id})
+
+
+def record_scope(con: duckdb.DuckDBPyConnection, run_id: str, *, with_claims: bool) -> None:
+    """What the run reports on: the staged file's claims and patient-days."""
+    if with_claims:
+        con.execute(
+            f"INSERT INTO run_scope_claims SELECT DISTINCT $run_id, claim_id FROM {STAGED}",
+            {"run_id": run_id},
+        )
+    con.execute(
+        "INSERT INTO run_scope_days "
+        f"SELECT DISTINCT $run_id, patient_id, service_date FROM {STAGED}",
+        {"run_id": run_id},
+    )
+
+
+@contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, name: str, rows: pl.DataFrame) -> Iterator[None]:
+    con.register(name, rows)
+    try:
+        yield
+    finally:
+        con.unregister(name)
+
+
+def reject_repeated_keys(
+    con: duckdb.DuckDBPyConnection, kind: InputKind, source_file: str, run_id: str
+) -> int:
+    """Reject every staged row whose key an earlier row of the same file holds.
+
+    The first row of a key is kept. Only keys seen more than once are joined back,
+    so the cost is one aggregation over the file.
+    """
+    key = ", ".join(kind.key)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE repeated_rows AS
+        WITH repeated_keys AS (
+            SELECT {key}, min(row_number) AS first_row
+            FROM {STAGED} GROUP BY ALL HAVING count(*) > 1
+        )
+        SELECT s.row_number, CAST(s.{kind.repeat_column} AS VARCHAR) AS value
+        FROM {STAGED} AS s JOIN repeated_keys AS r USING ({key})
+        WHERE s.row_number > r.first_row
+        """
+    )
+    repeated = con.execute(
+        "INSERT INTO rejects SELECT $run_id, $source_file, row_number, $column, value, $reason "
+        "FROM repeated_rows",
+        {
+            "run_id": run_id,
+            "source_file": source_file,
+            "column": kind.repeat_column,
+            "reason": kind.repeat_reason,
+        },
+    ).fetchall()[0][0]
+    if repeated:
+        con.execute(
+            f"DELETE FROM {STAGED} WHERE row_number IN (SELECT row_number FROM repeated_rows)"
+        )
+    con.execute("DROP TABLE repeated_rows")
+    return repeated
+
+
 def upsert(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    rows: pl.DataFrame,
-    key: tuple[str, ...],
-    run_id: str,
+    con: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...], run_id: str
 ) -> LoadCounts:
-    """Add rows whose key is new; update rows whose key is known but content differs.
+    """Add the staged rows whose key is new; update those whose key is known but whose
+    content differs.
 
     A row identical to the stored one is left alone, so loading an export twice adds
     nothing. The caller owns the transaction.
     """
-    columns = [c for c in rows.columns if c not in ("source_file", "row_number")]
-    content = [c for c in columns if c not in key]
-    hashed = ", ".join(f"coalesce(CAST({c} AS VARCHAR), '')" for c in content)
-    content_hash = f"md5(concat_ws('|', {hashed}))"
-    con.register("incoming_rows", rows)
-    try:
-        if not _holds_any_key(con, table, key):
-            # Every row is new (a first load, or a new period): nothing to compare or
-            # update, so the rows go from the frame into the table in one pass.
-            new = con.execute(
-                f"""
-                INSERT INTO {table} ({", ".join(columns)}, content_hash, loaded_run_id)
-                SELECT {", ".join(columns)}, {content_hash}, $run_id FROM incoming_rows
-                """,
-                {"run_id": run_id},
-            ).fetchall()[0][0]
-            return LoadCounts(new=new, changed=0)
-        con.execute(
-            f"""
-            CREATE OR REPLACE TEMP TABLE incoming AS
-            SELECT {", ".join(columns)}, {content_hash} AS content_hash
-            FROM incoming_rows
-            """
-        )
-    finally:
-        con.unregister("incoming_rows")
-    on = " AND ".join(f"t.{c} = i.{c}" for c in key)
-    changed = con.execute(
-        f"SELECT count(*) FROM incoming i JOIN {table} t ON {on} "
-        "WHERE t.content_hash <> i.content_hash"
-    ).fetchall()[0][0]
-    if changed:
-        assignments = ", ".join(f"{c} = i.{c}" for c in [*content, "content_hash"])
-        con.execute(
-            f"UPDATE {table} AS t SET {assignments}, loaded_run_id = $run_id "
-            f"FROM incoming AS i WHERE {on} AND t.content_hash <> i.content_hash",
+    columns = [name for name, *_ in con.execute(f"DESCRIBE {STAGED}").fetchall()]
+    columns.remove("row_number")
+    listed = ", ".join(columns)
+    if not _holds_any_key(con, table, key):
+        # Every row is new (a first load, or a new period): nothing to compare.
+        new = con.execute(
+            f"INSERT INTO {table} ({listed}, loaded_run_id) SELECT {listed}, $run_id FROM {STAGED}",
             {"run_id": run_id},
-        )
+        ).fetchall()[0][0]
+        return LoadCounts(new=new, changed=0)
+    on = " AND ".join(f"t.{c} = i.{c}" for c in key)
+    content = [c for c in columns if c not in key]
+    differs = " OR ".join(f"t.{c} IS DISTINCT FROM i.{c}" for c in content)
+    assignments = ", ".join(f"{c} = i.{c}" for c in content)
+    changed = con.execute(
+        f"UPDATE {table} AS t SET {assignments}, loaded_run_id = $run_id "
+        f"FROM {STAGED} AS i WHERE {on} AND ({differs})",
+        {"run_id": run_id},
+    ).fetchall()[0][0]
     new = con.execute(
         f"""
-        INSERT INTO {table} ({", ".join(columns)}, content_hash, loaded_run_id)
-        SELECT i.*, $run_id FROM incoming i
-        WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on})
+        INSERT INTO {table} ({listed}, loaded_run_id)
+        SELECT {listed}, $run_id FROM {STAGED} AS i
+        WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {on})
         """,
         {"run_id": run_id},
     ).fetchall()[0][0]
@@ -226,14 +287,12 @@ def upsert(
 
 
 def _holds_any_key(con: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...]) -> bool:
-    """Whether the table already holds a key of the registered incoming rows."""
+    """Whether the table already holds a key of the staged rows."""
     if first_row(con, f"SELECT 1 FROM {table} LIMIT 1") is None:
         return False
     on = " AND ".join(f"t.{c} = i.{c}" for c in key)
-    return (
-        first_row(con, f"SELECT 1 FROM incoming_rows AS i JOIN {table} AS t ON {on} LIMIT 1")
-        is not None
-    )
+    overlap = f"SELECT 1 FROM {STAGED} AS i JOIN {table} AS t ON {on} LIMIT 1"
+    return first_row(con, overlap) is not None
 
 
 # DuckDB 2 refuses new work on a connection while an execute() result is unread, so

@@ -14,24 +14,26 @@ log = logging.getLogger(__name__)
 
 
 class StageTimer:
+    """Seconds per stage; a stage timed again (once per batch) adds up."""
+
     def __init__(self) -> None:
-        self.records: list[tuple[str, float]] = []
+        self.seconds: dict[str, float] = {}
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         began = time.perf_counter()
         yield
         seconds = time.perf_counter() - began
-        self.records.append((name, seconds))
+        self.seconds[name] = self.seconds.get(name, 0.0) + seconds
         log.info("%s: %.2f s", name, seconds)
 
     def save(self, con: duckdb.DuckDBPyConnection, run_id: str) -> None:
         """Replace this run's timings of the same stages (a stage may be re-run)."""
         con.executemany(
             "DELETE FROM run_timings WHERE run_id = ? AND stage = ?",
-            [(run_id, name) for name, _ in self.records],
+            [(run_id, name) for name in self.seconds],
         )
         con.executemany(
             "INSERT INTO run_timings VALUES (?, ?, ?)",
-            [(run_id, name, seconds) for name, seconds in self.records],
+            [(run_id, name, seconds) for name, seconds in self.seconds.items()],
         )

@@ -2,7 +2,7 @@
 
 A row with any failing value is rejected whole, with one reject record per failing
 column and reason; every other row goes on, typed. Nothing is dropped silently:
-rows read = rows accepted + rows rejected, for every file.
+rows read = rows accepted + rows rejected, for every batch (and so every file).
 """
 
 from __future__ import annotations
@@ -12,9 +12,8 @@ from dataclasses import dataclass
 import pandera.polars as pa
 import polars as pl
 
-from pipeline.columns import CLAIMS, MODIFIER_COLUMNS, InputKind
-from pipeline.errors import UsageError
-from pipeline.ingest import ROW_NUMBER, SOURCE_FILE, RawInput, first_line
+from pipeline.columns import CLAIMS, MODIFIER_COLUMNS
+from pipeline.ingest import ROW_NUMBER, SOURCE_FILE, RawInput
 from pipeline.schemas import (
     CLAIMS_SCHEMA,
     TIMELOGS_SCHEMA,
@@ -33,7 +32,6 @@ REJECT_COLUMNS = {
     "reason": pl.String,
 }
 MISSING_REASON = "required value is missing"
-UPPERCASE = ("cpt_code", "modifiers", "provider_role", "diagnosis_codes")
 
 
 @dataclass(frozen=True)
@@ -46,14 +44,6 @@ class Validated:
     @property
     def rows_rejected(self) -> int:
         return self.rows_read - self.accepted.height
-
-
-def read_rows(raw: RawInput) -> pl.DataFrame:
-    """The export's rows as text: the moment the file is actually read."""
-    try:
-        return _normalised(raw.frame, raw.kind).collect()
-    except pl.exceptions.PolarsError as exc:
-        raise UsageError(f"{raw.path}: cannot be read: {first_line(exc)}") from None
 
 
 def validate(raw: RawInput, frame: pl.DataFrame) -> Validated:
@@ -72,11 +62,6 @@ def validate(raw: RawInput, frame: pl.DataFrame) -> Validated:
     )
     assert result.rows_read == typed.height + rejected_rows.len(), "rows lost in validation"
     return result
-
-
-def _normalised(frame: pl.LazyFrame, kind: InputKind) -> pl.LazyFrame:
-    """Codes are compared upper-case; exports differ only in how they type them."""
-    return frame.with_columns(pl.col(c).str.to_uppercase() for c in UPPERCASE if c in kind.columns)
 
 
 def _failures(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> pl.DataFrame:
@@ -149,7 +134,6 @@ def _typed_claims(frame: pl.DataFrame) -> pl.DataFrame:
         parse_decimal(pl.col("charge")).alias("charge"),
         pl.col("diagnosis_codes").str.replace_all(r"[ ,]+", ","),
         "place_of_service",
-        SOURCE_FILE,
         pl.col(ROW_NUMBER).cast(pl.Int64),
     )
 
@@ -168,6 +152,5 @@ def _typed_timelogs(frame: pl.DataFrame) -> pl.DataFrame:
         (end - start).dt.total_seconds().cast(pl.Int64).alias("duration_seconds"),
         "session_id",
         "note_type",
-        SOURCE_FILE,
         pl.col(ROW_NUMBER).cast(pl.Int64),
     )

@@ -106,6 +106,57 @@ def test_duplicate_claim_line_keeps_the_first_and_rejects_the_second(tmp_path, c
     ]
 
 
+def test_a_segment_logged_twice_in_two_time_forms_is_one_segment(tmp_path, cli):
+    again = GOOD_SEGMENT | {"start_time": "2025-10-06T08:00:00", "end_time": "2025-10-06T08:15"}
+    timelogs = write_csv(tmp_path / "t.csv", [GOOD_SEGMENT, again])
+    outputs = cli([write_csv(tmp_path / "c.csv", [claim("97110", 1)])], [timelogs])
+    assert outputs.rejects.select("row_number", "column", "value", "reason").rows() == [
+        (
+            "2",
+            "start_time",
+            "2025-10-06 08:00:00",
+            "duplicate of an earlier segment (same patient, provider, code, start and end)",
+        )
+    ]
+
+
+def test_a_file_read_in_batches_is_judged_as_a_whole(tmp_path, cli):
+    """Rows of one file meet across batches: a key repeated three batches later is
+    still a duplicate, and every row is still accounted for."""
+    claims = write_csv(
+        tmp_path / "c.csv",
+        [
+            claim("97110", 2),
+            claim("97112", 1, line=2),
+            claim("97140", 1, line=3),
+            claim("97530", 0, line=4),
+            claim("97535", 1, line=5),
+            claim("97116", 1, line=6),
+            claim("97112", 1),
+        ],
+    )
+    timelogs = write_csv(tmp_path / "t.csv", [GOOD_SEGMENT])
+    config = tmp_path / "small-batches.toml"
+    config.write_text("[store]\nbatch_rows = 2\n")
+    batched = cli([claims], [timelogs], "--config", str(config))
+    assert batched.rejects.select("row_number", "column").rows() == [
+        ("4", "units"),
+        ("7", "line_number"),
+    ]
+    assert batched.summary["totals"] == {
+        "rows_read": 8,
+        "rows_accepted": 6,
+        "rows_rejected": 2,
+        "reconciled": True,
+    }
+    batched_outputs = (batched.findings, batched.rejects)
+    batched.db.unlink()
+    whole = cli([claims], [timelogs])
+    assert not batched_outputs[0].is_empty()
+    assert batched_outputs[0].equals(whole.findings)
+    assert batched_outputs[1].equals(whole.rejects)
+
+
 def test_codes_and_modifiers_are_read_in_any_case_and_separator(tmp_path, cli):
     claims = write_csv(tmp_path / "c.csv", [claim("97110", 1, modifiers="gp 59")])
     outputs = cli([claims], [write_csv(tmp_path / "t.csv", [GOOD_SEGMENT])])
