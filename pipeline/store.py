@@ -172,7 +172,12 @@ def connect(path: Path, memory_limit: str | None = None) -> duckdb.DuckDBPyConne
 def stage(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> None:
     """Add one batch of a file's accepted rows to the staging table."""
     with _registered(con, "batch_rows", rows):
-        con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGED} AS FROM batch_rows LIMIT 0")
+        # Declared column by column: DuckDB 2.0.0 loses rows (beyond one row group)
+        # inserted in the same transaction into a table made by `CREATE ... AS ...
+        # LIMIT 0`; tests/test_store.py checks the staging table keeps them.
+        columns = con.execute("DESCRIBE SELECT * FROM batch_rows").fetchall()
+        declared = ", ".join(f'"{name}" {dtype}' for name, dtype, *_ in columns)
+        con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGED} ({declared})")
         con.execute(f"INSERT INTO {STAGED} FROM batch_rows")
 
 

@@ -3,8 +3,12 @@ finding ids, and the stages run as separate jobs."""
 
 from __future__ import annotations
 
-import duckdb
+from pathlib import Path
 
+import duckdb
+import polars as pl
+
+from pipeline import store
 from pipeline.cli import main
 from tests.conftest import back_to_back, claim, segment, write_csv
 
@@ -98,3 +102,22 @@ def test_stages_run_as_separate_jobs_through_the_store(tmp_path):
 def test_flag_before_any_load_exits_2(tmp_path, capsys):
     assert main(["flag", "--db", str(tmp_path / "none.duckdb")]) == 2
     assert "no store here" in capsys.readouterr().err
+
+
+def test_staged_batches_are_all_readable_inside_the_load_transaction(tmp_path):
+    """More than one DuckDB row group (122,880 rows) per batch, two batches, one
+    transaction: every staged row reads back, as the load relies on."""
+    rows = 130_000
+    batch = pl.DataFrame({"claim_id": [f"C{i}" for i in range(rows)], "row_number": range(rows)})
+    con = store.connect(Path(tmp_path / "store.duckdb"))
+    try:
+        con.execute("BEGIN TRANSACTION")
+        store.stage(con, batch)
+        store.stage(con, batch.with_columns(pl.col("row_number") + rows))
+        read_back = store.first_row(
+            con, f"SELECT count(DISTINCT row_number), count(DISTINCT claim_id) FROM {store.STAGED}"
+        )
+        con.execute("ROLLBACK")
+    finally:
+        con.close()
+    assert read_back == (2 * rows, rows)
