@@ -144,7 +144,10 @@ WHERE CASE lines.claim_frequency WHEN '8' THEN 3 WHEN '7' THEN 2 ELSE 1 END = p.
     AND lines.claim_frequency <> '8';
 """
 
-# A file's accepted rows gather here, batch by batch, before they meet the store.
+# A file's accepted rows gather here, batch by batch, before they meet the store. It is
+# an ordinary table of the store, made and dropped inside the load's transaction (a
+# killed load leaves none behind): DuckDB writes a large one to the file as it grows,
+# where a temporary table would hold the whole export in memory.
 STAGED = "staged_rows"
 
 
@@ -177,7 +180,7 @@ def stage(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> None:
         # LIMIT 0`; tests/test_store.py checks the staging table keeps them.
         columns = con.execute("DESCRIBE SELECT * FROM batch_rows").fetchall()
         declared = ", ".join(f'"{name}" {dtype}' for name, dtype, *_ in columns)
-        con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGED} ({declared})")
+        con.execute(f"CREATE TABLE IF NOT EXISTS {STAGED} ({declared})")
         con.execute(f"INSERT INTO {STAGED} FROM batch_rows")
 
 
