@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("audit", "flag"):
             run_id = run.flag(args.db, config, run_id)
         if args.command in ("audit", "report"):
-            run.report(args.db, args.out, config, run_id, pseudonyms)
+            run_id = run.report(args.db, args.out, config, run_id, pseudonyms)
     except UsageError as exc:
         print(f"ptaudit: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

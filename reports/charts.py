@@ -134,7 +134,9 @@ def day_timeline(segments: Sequence[Segment], title: str) -> Markup:
         css = "seg asst" if s.assistant else "seg"
         parts.append(_rect(x(s.start), y, max(x(s.end) - x(s.start), 1), lane - 4, css, s.label))
     tick = timedelta(minutes=15 if span <= 2 * 3600 else 60)
-    moment, bottom = begin, top + lane * len(codes)
+    bottom = top + lane * len(codes)
+    # Hourly ticks fall on the hour, quarter-hour ticks on the quarter.
+    moment = begin if tick.seconds < 3600 or begin.minute == 0 else _next_hour(begin)
     while moment <= begin + timedelta(seconds=span):
         parts.append(_line(x(moment), top, x(moment), bottom + 3, "tick"))
         parts.append(_text(x(moment), bottom + 14, f"{moment:%H:%M}", "middle"))
@@ -145,7 +147,6 @@ def day_timeline(segments: Sequence[Segment], title: str) -> Markup:
 @dataclass(frozen=True)
 class Visit:
     day: int  # calendar day of the episode, 1 = its first visit's day
-    number: int  # visit number within the episode
     flagged: bool  # a finding of the report falls on this visit
 
 
@@ -164,13 +165,13 @@ def episode_timeline(
     parts = [_line(x(1), axis, x(last), axis, "axis")]
     for row, (day, label) in enumerate(markers):
         parts.append(_line(x(day), 10, x(day), axis + 6, "marker"))
-        parts.append(_text(x(day) + 3, 9 + (row % 2) * 10, label, css="marker"))
+        # Labels on the right half read leftwards from their line, so none runs off.
+        right = x(day) > width / 2
+        anchor, nudge = ("end", -3) if right else ("start", 3)
+        parts.append(_text(x(day) + nudge, 9 + (row % 2) * 10, label, anchor, "marker"))
     for v in visits:
         css = "visit flagged" if v.flagged else "visit"
-        parts.append(
-            f'<circle cx="{x(v.day):.1f}" cy="{axis}" r="3.5" class="{css}">'
-            f"<title>visit {v.number}, day {v.day}</title></circle>"
-        )
+        parts.append(f'<circle cx="{x(v.day):.0f}" cy="{axis}" r="3.5" class="{css}"/>')
     parts.append(_text(x(1), axis + 20, "day 1"))
     parts.append(_text(x(last), axis + 20, f"day {last}", "end"))
     return _svg(width + 20, axis + 26, title, parts)
@@ -192,6 +193,10 @@ def _overlaps(segments: Sequence[Segment]) -> list[tuple[datetime, datetime]]:
     return stretches
 
 
+def _next_hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0) + timedelta(hours=1)
+
+
 def _floor_quarter(moment: datetime) -> datetime:
     return moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
 
@@ -199,26 +204,26 @@ def _floor_quarter(moment: datetime) -> datetime:
 def _svg(width: float, height: float, title: str, parts: list[str]) -> Markup:
     body = "".join(parts)
     return Markup(
-        f'<svg class="chart" viewBox="0 0 {width:.0f} {height:.0f}" role="img" '
-        f'aria-label="{escape(title)}"><title>{escape(title)}</title>{body}</svg>'
+        f'<svg class="chart" viewBox="0 0 {width:.0f} {height:.0f}" role="img">'
+        f"<title>{escape(title)}</title>{body}</svg>"
     )
 
 
 def _rect(x: float, y: float, w: float, h: float, css: str, tip: str) -> str:
     return (
-        f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(w, 0):.1f}" height="{h:.1f}" '
+        f'<rect x="{x:.0f}" y="{y:.0f}" width="{max(w, 0):.0f}" height="{h:.0f}" '
         f'class="{css}"><title>{escape(tip)}</title></rect>'
     )
 
 
 def _line(x1: float, y1: float, x2: float, y2: float, css: str) -> str:
-    return f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" class="{css}"/>'
+    return f'<line x1="{x1:.0f}" y1="{y1:.0f}" x2="{x2:.0f}" y2="{y2:.0f}" class="{css}"/>'
 
 
 def _text(x: float, y: float, text: str, anchor: str = "start", css: str = "") -> str:
     attrs = f' text-anchor="{anchor}"' if anchor != "start" else ""
     attrs += f' class="{css}"' if css else ""
-    return f'<text x="{x:.1f}" y="{y:.1f}"{attrs}>{escape(text)}</text>'
+    return f'<text x="{x:.0f}" y="{y:.0f}"{attrs}>{escape(text)}</text>'
 
 
 def _legend(series: Sequence[str], x: float, y: float, prefix: str = "s") -> str:

@@ -28,22 +28,25 @@ TEMPLATES = Path(__file__).with_name("templates")
 
 @dataclass(frozen=True)
 class Limits:
-    """How much of a run the page embeds ([report] in the configuration)."""
+    """How much of a run the page embeds ([report] in the configuration): the page
+    must open quickly however many findings there are; the files hold them all."""
 
     findings_per_rule: int
+    evidence_per_rule: int
     rejects_per_reason: int
 
     @classmethod
     def from_config(cls, config: Config) -> Limits:
         return cls(
             findings_per_rule=int(config.report["max_findings_per_rule"]),
+            evidence_per_rule=int(config.report["evidence_per_rule"]),
             rejects_per_reason=int(config.report["rejects_per_reason"]),
         )
 
 
-def embedded(findings: pl.DataFrame, limits: Limits) -> pl.DataFrame:
-    """The findings the page shows: the first of each rule, in the findings' order."""
-    return findings.filter(pl.int_range(pl.len()).over("rule_id") < limits.findings_per_rule)
+def first_per_rule(findings: pl.DataFrame, count: int) -> pl.DataFrame:
+    """The first `count` findings of each rule, in the findings' order."""
+    return findings.filter(pl.int_range(pl.len()).over("rule_id") < count)
 
 
 def render(
@@ -57,7 +60,8 @@ def render(
     config: Config,
 ) -> str:
     limits = Limits.from_config(config)
-    keys = sections.day_keys(shown)
+    with_evidence = first_per_rule(shown, limits.evidence_per_rule)
+    keys = sections.day_keys(with_evidence)
     stylesheet = Markup((TEMPLATES / "report.css").read_text())
     script = Markup((TEMPLATES / "report.js").read_text())
     return (
@@ -73,7 +77,7 @@ def render(
                 "by_week": _weekly_chart(findings),
                 **sections.provider_charts(provider_units),
             },
-            providers=sections.providers(findings, shown, provider_units, catalog),
+            providers=sections.providers(findings, with_evidence, provider_units, catalog),
             patients=sections.patient_episodes(shown, evidence, keys),
             findings=[
                 {**row, "evidence": keys.get((row["patient_id"], row["service_date"]))}
@@ -106,8 +110,9 @@ def _environment() -> jinja2.Environment:
     return environment
 
 
-def _content_security_policy(stylesheet: str, script: str) -> str:
-    return (
+def _content_security_policy(stylesheet: str, script: str) -> Markup:
+    # Our own text, with no double quote in it: safe to put in the attribute as it is.
+    return Markup(
         "default-src 'none'; "
         f"style-src {_hash(stylesheet)}; script-src {_hash(script)}; img-src data:; "
         "base-uri 'none'; form-action 'none'"

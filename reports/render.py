@@ -54,7 +54,8 @@ def write_outputs(
     summary = build_summary(con, run_id, catalog, findings)
     limits = page.Limits.from_config(config)
     # Evidence is looked up by the real ids, before any are replaced.
-    found = evidence.collect(con, page.embedded(findings, limits), config, catalog)
+    with_evidence = page.first_per_rule(findings, limits.evidence_per_rule)
+    found = evidence.collect(con, with_evidence, config, catalog)
     provider_units = measures.provider_units(con, run_id, findings)
     if pseudonyms is not None:
         known = frame(con, PATIENT_IDS)["patient_id"].to_list()
@@ -65,7 +66,7 @@ def write_outputs(
     html = page.render(
         summary,
         findings,
-        page.embedded(findings, limits),
+        page.first_per_rule(findings, limits.findings_per_rule),
         found,
         provider_units,
         rejects,

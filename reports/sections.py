@@ -61,36 +61,33 @@ def evidence_days(
 
 
 def patient_episodes(shown: pl.DataFrame, evidence: Evidence, keys: dict[DayKey, str]) -> list[Row]:
-    """Per patient of the embedded findings: the episodes of care holding a finding's
-    day, drawn as visit timelines with the thresholds they crossed."""
+    """Per patient with evidence shown: the episodes of care holding a flagged day,
+    drawn as visit timelines with the thresholds they crossed."""
     visits = _grouped(evidence.visits, ("patient_id",))
-    counts = dict(shown.group_by("patient_id", maintain_order=True).len().iter_rows())
+    counts = dict(shown.group_by("patient_id").len().iter_rows())
     days_of: dict[str, list[Row]] = defaultdict(list)
     for (patient, day), key in sorted(keys.items(), key=lambda item: item[0][1]):
         days_of[patient].append({"service_date": day, "key": key})
     patients = []
-    for patient, findings in counts.items():
-        if patient is None:
-            continue
-        flagged = {d["service_date"] for d in days_of[patient]}
-        episodes = _grouped_rows(
-            visits.get((patient,), []), ("discipline", "episode_number")
-        ).values()
+    for patient, days in days_of.items():
+        flagged = {d["service_date"] for d in days}
+        episodes = _grouped_rows(visits.get((patient,), []), ("discipline", "episode_number"))
         patients.append(
             {
                 "patient_id": patient,
-                "findings": findings,
-                "days": days_of[patient],
-                "episodes": [_episode(patient, rows, flagged) for rows in episodes],
+                "findings": counts[patient],
+                "days": days,
+                "episodes": [_episode(patient, rows, flagged) for rows in episodes.values()],
             }
         )
     return sorted(patients, key=lambda p: (-p["findings"], p["patient_id"]))
 
 
 def providers(
-    findings: pl.DataFrame, shown: pl.DataFrame, units: pl.DataFrame, catalog: Catalog
+    findings: pl.DataFrame, with_evidence: pl.DataFrame, units: pl.DataFrame, catalog: Catalog
 ) -> list[Row]:
-    """A section per provider: totals, findings by rule, and the embedded findings."""
+    """A section per provider: totals, findings by rule, and the findings whose
+    evidence the page shows."""
     at_risk = [rule.id for rule in catalog.rules if rule.money == "at_risk"]
     by_rule = (
         findings.group_by("provider_npi", "rule_id")
@@ -101,7 +98,7 @@ def providers(
         .sort("provider_npi", "findings", "rule_id", descending=[False, True, False])
     )
     rules_of = _grouped(by_rule, ("provider_npi",))
-    shown_of = _grouped(shown, ("provider_npi",))
+    shown_of = _grouped(with_evidence, ("provider_npi",))
     unit_rows = {row["provider_npi"]: row for row in units.iter_rows(named=True)}
     rows = []
     for (npi,), rule_rows in rules_of.items():
@@ -145,9 +142,9 @@ def provider_charts(units: pl.DataFrame) -> dict[str, Any]:
                 for r in ranked.iter_rows(named=True)
             ],
             ("share of units flagged",),
-            lambda v: f"{v:.0%}",
+            lambda v: f"{v:.1%}",
             "Providers ranked by share of billed timed units flagged",
-            charts.Marker(median, f"peer median {median:.0%}"),
+            charts.Marker(median, f"peer median {median:.1%}"),
         ),
         "providers_drawn": ranked.height,
         "providers_total": units.height,
@@ -247,10 +244,7 @@ def _unit_days(rows: list[Row], catalog: Catalog) -> list[Row]:
 def _episode(patient: str, visits: list[Row], flagged: set[date]) -> Row:
     head, last = visits[0], visits[-1]
     markers = _episode_markers(visits)
-    drawn = [
-        charts.Visit(v["episode_day"], v["episode_visit"], v["service_date"] in flagged)
-        for v in visits
-    ]
+    drawn = [charts.Visit(v["episode_day"], v["service_date"] in flagged) for v in visits]
     title = f"{head['discipline']} episode {head['episode_number']} of {patient}"
     return {
         "discipline": head["discipline"],
