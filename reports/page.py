@@ -79,9 +79,10 @@ def render(
             },
             providers=sections.providers(findings, with_evidence, provider_units, catalog),
             patients=sections.patient_episodes(shown, evidence, keys),
+            # In the findings' order (severity, then rule): `order` keeps it per rule table.
             findings=[
-                {**row, "evidence": keys.get((row["patient_id"], row["service_date"]))}
-                for row in shown.iter_rows(named=True)
+                {**row, "order": i, "evidence": keys.get((row["patient_id"], row["service_date"]))}
+                for i, row in enumerate(shown.iter_rows(named=True))
             ],
             hidden=_hidden_per_rule(findings, shown),
             days=sections.evidence_days(shown, evidence, keys, catalog),

@@ -16,12 +16,11 @@ import pytest
 from pipeline.catalog import load_catalog
 from pipeline.cli import main
 from pipeline.config import load_config
-from tests.conftest import back_to_back, claim, segment, write_csv
+from tests.conftest import SAMPLE, Visit, back_to_back, claim, needs_chromium, segment, write_csv
 
 HOSTILE = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 MiB = 1024 * 1024
-SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 
 
 @pytest.fixture
@@ -249,6 +248,16 @@ def test_a_hundred_thousand_findings_make_a_small_report_and_complete_files(hund
     assert pl.read_parquet(hundred_thousand / "findings.parquet").height == 100_000
     with zipfile.ZipFile(hundred_thousand / "findings.xlsx") as book:
         assert len(re.findall(r"<sheet ", book.read("xl/workbook.xml").decode())) == len(RULES) + 1
+
+
+@needs_chromium
+def test_a_hundred_thousand_findings_report_opens_in_seconds(hundred_thousand, browser):
+    visit = Visit(browser, hundred_thousand / "report.html")
+    assert visit.console == []
+    assert visit.load_seconds < 10
+    visit.page.select_option(".filters select >> nth=1", RULES[0])
+    assert visit.visible_rows() == 500
+    visit.page.close()
 
 
 def test_pseudonymize_replaces_patient_ids_in_every_output(tmp_path, audit_rows, monkeypatch):

@@ -43,7 +43,7 @@
   }
 
   // A select of the column's values, or a from/to pair for a date column.
-  function filterFor(table, bar, th, i) {
+  function filterFor(rows, bar, th, i) {
     var name = th.textContent;
     if (th.dataset.filter === "date") {
       var from = control(bar, name + " from", document.createElement("input"));
@@ -55,7 +55,7 @@
     }
     var select = control(bar, name, document.createElement("select"));
     var values = {};
-    each(table.tBodies[0].rows, function (row) { values[cell(row, i)] = true; });
+    rows.forEach(function (row) { values[cell(row, i)] = true; });
     select.add(new Option("all", ""));
     Object.keys(values).sort().forEach(function (v) { select.add(new Option(v || "(none)", v || "\u0000")); });
     return function (text) {
@@ -63,19 +63,28 @@
     };
   }
 
-  function filterable(table, bar) {
-    var tests = [];
-    each(table.tHead.rows[0].cells, function (th, i) {
-      if (th.dataset.filter) { tests.push({ col: i, pass: filterFor(table, bar, th, i) }); }
+  // One filter bar for every table of a section (the findings: a table per rule); a
+  // table left with no row to show is hidden with its heading.
+  function filterable(tables, bar) {
+    var tests = [], first = tables[0];
+    var rows = [];
+    each(tables, function (table) { each(table.tBodies[0].rows, function (row) { rows.push(row); }); });
+    each(first.tHead.rows[0].cells, function (th, i) {
+      if (th.dataset.filter) { tests.push({ col: i, pass: filterFor(rows, bar, th, i) }); }
     });
     var count = document.createElement("output");
     bar.appendChild(count);
     var apply = function () {
-      var rows = table.tBodies[0].rows, shown = 0;
-      each(rows, function (row) {
-        var keep = tests.every(function (t) { return t.pass(cell(row, t.col)); });
-        row.hidden = !keep;
-        shown += keep ? 1 : 0;
+      var shown = 0;
+      each(tables, function (table) {
+        var kept = 0;
+        each(table.tBodies[0].rows, function (row) {
+          var keep = tests.every(function (t) { return t.pass(cell(row, t.col)); });
+          if (row.hidden === keep) { row.hidden = !keep; }  // untouched rows need no restyle
+          kept += keep ? 1 : 0;
+        });
+        if (table.parentNode.hidden !== (kept === 0)) { table.parentNode.hidden = kept === 0; }
+        shown += kept;
       });
       count.textContent = shown + " of " + rows.length + " shown";
     };
@@ -86,8 +95,8 @@
   }
 
   each(document.querySelectorAll("table.sortable"), sortable);
-  each(document.querySelectorAll("table.filterable"), function (table) {
-    var bar = table.previousElementSibling;
-    if (bar && bar.classList.contains("filters")) { filterable(table, bar); }
+  each(document.querySelectorAll(".filters"), function (bar) {
+    var tables = bar.parentNode.querySelectorAll("table.filterable");
+    if (tables.length) { filterable(tables, bar); }
   });
 })();
