@@ -43,12 +43,10 @@ SEGMENTS = """
 SELECT
     s.patient_id, s.service_date, s.provider_npi, s.provider_role, s.cpt_code,
     s.start_time, s.end_time,
-    coalesce(c.billing, 'unknown') AS billing,
     -- Minutes counted toward the units: a segment inside an earlier one counts only
     -- from where that ends (NULL for untimed codes, which count none).
     t.counted_seconds / 60.0 AS counted_minutes
 FROM time_segments AS s
-LEFT JOIN ref_cpt_codes AS c USING (cpt_code)
 LEFT JOIN timed_segments AS t USING (patient_id, provider_npi, cpt_code, start_time, end_time)
 ORDER BY s.patient_id, s.service_date, s.start_time, s.end_time, s.cpt_code
 """
@@ -56,10 +54,9 @@ ORDER BY s.patient_id, s.service_date, s.start_time, s.end_time, s.cpt_code
 CLAIM_LINES = """
 SELECT
     l.patient_id, l.service_date, l.claim_id, l.line_number, l.cpt_code, l.modifiers,
-    l.units, l.payer, l.rendering_npi, m.line_discipline AS discipline
+    l.units, l.payer, l.rendering_npi
 FROM audited_claim_lines AS l
 JOIN report_days USING (patient_id, service_date)
-LEFT JOIN claim_line_modifiers AS m USING (claim_id, line_number)
 ORDER BY l.patient_id, l.service_date, l.claim_id, l.line_number
 """
 

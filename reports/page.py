@@ -87,7 +87,7 @@ def render(
             hidden=_hidden_per_rule(findings, shown),
             days=sections.evidence_days(shown, evidence, keys, catalog),
             rejects=sections.rejects_by_reason(rejects, limits.rejects_per_reason),
-            catalog=sections.rule_catalog(catalog, config),
+            catalog=sections.rule_catalog(catalog),
             shared_params={k: sections.format_param(v) for k, v in catalog.params.items()},
             profiles=sections.payer_profiles(catalog, config),
             limits=limits,

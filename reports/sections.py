@@ -163,7 +163,7 @@ def rejects_by_reason(rejects: pl.DataFrame, per_reason: int) -> list[Row]:
     ]
 
 
-def rule_catalog(catalog: Catalog, config: Config) -> list[Row]:
+def rule_catalog(catalog: Catalog) -> list[Row]:
     """Every rule with the parameters its SQL reads, as configured for this run."""
     return [
         {
@@ -208,13 +208,20 @@ def _day_timeline(patient: str, day: date, segments: list[Row]) -> Any:
             end=s["end_time"],
             label=(
                 f"{s['cpt_code']} {s['start_time']:%H:%M}-{s['end_time']:%H:%M} "
-                f"{s['provider_role']} {s['provider_npi']}"
+                f"{s['provider_role']} {s['provider_npi']}{_counted(s)}"
             ),
             assistant=s["provider_role"] in ("PTA", "OTA"),
         )
         for s in segments
     ]
     return charts.day_timeline(drawn, f"Time log of {patient} on {day}")
+
+
+def _counted(segment: Row) -> str:
+    """Minutes an overlapped segment counts toward the units, where fewer than it spans."""
+    spanned = (segment["end_time"] - segment["start_time"]).total_seconds() / 60
+    counted = segment["counted_minutes"]
+    return "" if counted is None or counted >= spanned else f", counts {counted:.0f} min"
 
 
 def _unit_days(rows: list[Row], catalog: Catalog) -> list[Row]:

@@ -135,6 +135,7 @@ def test_overlapping_minutes_are_shaded_in_the_time_log(audit_rows):
     evidence = _section(_html(outputs), "evidence")
     assert evidence.count('class="overlap"') == 1
     assert "<title>overlap</title>" in evidence
+    assert "97140 08:20-08:40 PT 1234567893, counts 10 min</title>" in evidence
 
 
 def test_empty_run_renders_every_section(audit_rows):
