@@ -141,13 +141,22 @@ def prepare(con: duckdb.DuckDBPyConnection, config: Config, catalog: Catalog) ->
     con.execute(
         "CREATE OR REPLACE TEMP TABLE audited_claim_lines AS SELECT * FROM main.audited_claim_lines"
     )
+    derive(con, catalog)
+    return checksums
+
+
+def derive(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
+    """Build the derived tables over the claim lines and segments this connection sees.
+
+    The report rebuilds them over a few patients' temporary copies of those tables, to
+    show a finding's evidence as the rules computed it.
+    """
     for path in sorted(DERIVED_DIR.glob("*.sql")):
         sql = path.read_text()
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {_table_name(path)} AS {sql}",
             bind(sql, catalog.params, f"rules/derived/{path.name}"),
         )
-    return checksums
 
 
 def _table_name(path: Path) -> str:

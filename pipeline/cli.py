@@ -15,6 +15,7 @@ from pathlib import Path
 from pipeline import run
 from pipeline.config import load_config
 from pipeline.errors import UsageError
+from reports.pseudonym import KEY_VARIABLE, Pseudonymizer
 
 EXIT_OK, EXIT_FAULT, EXIT_USAGE = 0, 1, 2
 DEFAULT_DB = Path("ptaudit.duckdb")
@@ -29,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         config = load_config(args.config)
+        # Checked before any work, so a missing key stops the run with nothing written.
+        pseudonyms = Pseudonymizer.from_environment() if args.pseudonymize else None
         if args.command in ("audit", "load"):
             run_id = run.load(args.claims, args.timelogs, args.db, config)
         else:
@@ -36,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("audit", "flag"):
             run_id = run.flag(args.db, config, run_id)
         if args.command in ("audit", "report"):
-            run.report(args.db, args.out, config, run_id)
+            run_id = run.report(args.db, args.out, config, run_id, pseudonyms)
     except UsageError as exc:
         print(f"ptaudit: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -62,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--run-id", help="the run to use (default: the latest)")
         if name in ("audit", "report"):
             command.add_argument("--out", type=Path, required=True, metavar="DIR")
+            command.add_argument(
+                "--pseudonymize",
+                action="store_true",
+                help=f"patient ids in every output replaced by a keyed hash (key: ${KEY_VARIABLE})",
+            )
+        else:
+            command.set_defaults(pseudonymize=False)
         command.add_argument("--db", type=Path, default=DEFAULT_DB, metavar="FILE")
         command.add_argument("--config", type=Path, metavar="FILE")
         command.add_argument("--quiet", action="store_true", help="log warnings only")

@@ -23,6 +23,7 @@ from pipeline.errors import UsageError
 from pipeline.ingest import RawInput, read_batches, read_inputs
 from pipeline.timing import StageTimer
 from pipeline.validate import validate
+from reports.pseudonym import Pseudonymizer
 from reports.render import write_outputs
 
 log = logging.getLogger(__name__)
@@ -80,11 +81,17 @@ def flag(db: Path, config: Config, run_id: str | None = None) -> str:
     return run_id
 
 
-def report(db: Path, out: Path, config: Config, run_id: str | None = None) -> str:
+def report(
+    db: Path,
+    out: Path,
+    config: Config,
+    run_id: str | None = None,
+    pseudonyms: Pseudonymizer | None = None,
+) -> str:
     con = _open_existing(db, config)
     try:
         run_id = run_id or _latest_run(con, "flagged_at")
-        written = write_outputs(con, run_id, out, config, load_catalog(config))
+        written = write_outputs(con, run_id, out, config, load_catalog(config), pseudonyms)
     finally:
         con.close()
     log.info("report: run %s: wrote %s", run_id, ", ".join(p.name for p in written))

@@ -4,6 +4,8 @@ and run through the real command line and a real DuckDB store."""
 from __future__ import annotations
 
 import json
+import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +24,7 @@ PT_NPI = "1234567893"
 PTA_NPI = "1245319599"
 OT_NPI = "1588667638"
 DAY = "2025-10-06"
+SAMPLE = Path(__file__).resolve().parent.parent / "data" / "sample"
 
 
 def claim(
@@ -154,3 +157,48 @@ def code_units(tmp_path: Path) -> Callable[..., pl.DataFrame]:
             con.close()
 
     return invoke
+
+
+# --- the report in a real browser ----------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="Chromium is not installed: `make test` installs Debian's chromium with apt-get",
+)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        # Never a browser of Playwright's own: the system's Chromium, offline.
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+class Visit:
+    """A page opened on a report, with every console message and request recorded."""
+
+    def __init__(self, browser, report: Path) -> None:
+        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.console: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
+        self.page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.url = report.as_uri()
+        started = time.perf_counter()
+        self.page.goto(self.url, wait_until="load")
+        self.load_seconds = time.perf_counter() - started
+
+    def visible_rows(self) -> int:
+        return self.page.locator("#findings table.findings tbody tr:visible").count()
+
+    def column(self, index: int) -> list[str]:
+        return self.page.locator(
+            f"#findings table.findings tbody tr:visible td:nth-child({index})"
+        ).all_text_contents()

@@ -1,0 +1,130 @@
+"""summary.json: the run in numbers, for scripts and for the report's summary.
+
+Rows read, accepted and rejected per input (with checksums), findings and dollars per
+rule with each rule's status, the audited period, run times and the versions of the
+rule catalog and reference data. It names no patient.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from pipeline.catalog import Catalog
+from pipeline.store import first_row, frame
+
+
+def build_summary(
+    con: duckdb.DuckDBPyConnection, run_id: str, catalog: Catalog, findings: pl.DataFrame
+) -> dict[str, Any]:
+    params = {"run_id": run_id}
+    run = first_row(
+        con,
+        "SELECT started_at, loaded_at, flagged_at, config_source FROM runs WHERE run_id = $run_id",
+        params,
+    )
+    inputs = frame(
+        con,
+        "SELECT kind, source_file, checksum, rows_read, rows_accepted, rows_rejected, rows_new, "
+        "rows_changed FROM run_inputs WHERE run_id = $run_id ORDER BY kind, source_file",
+        params,
+    )
+    results = {
+        row[0]: {
+            "status": row[1],
+            "findings": row[2],
+            "amount_at_risk": float(row[3]),
+            "note": row[4],
+        }
+        for row in con.execute(
+            "SELECT rule_id, status, findings, amount_at_risk, note FROM rule_results "
+            "WHERE run_id = $run_id",
+            params,
+        ).fetchall()
+    }
+    timings = frame(
+        con,
+        "SELECT stage, round(seconds, 3) AS seconds FROM run_timings WHERE run_id = $run_id "
+        "ORDER BY rowid",
+        params,
+    ).to_dicts()
+    references = dict(
+        con.execute(
+            "SELECT name, checksum FROM run_reference WHERE run_id = $run_id", params
+        ).fetchall()
+    )
+    period = first_row(
+        con,
+        "SELECT min(service_date), max(service_date), count(DISTINCT claim_id), count(*) "
+        "FROM audited_claim_lines WHERE claim_id IN "
+        "(SELECT claim_id FROM run_scope_claims WHERE run_id = $run_id)",
+        params,
+    )
+    totals = {
+        column: int(inputs[column].sum())
+        for column in ("rows_read", "rows_accepted", "rows_rejected")
+    }
+    return {
+        "run_id": run_id,
+        "started_at": run[0],
+        "loaded_at": run[1],
+        "flagged_at": run[2],
+        "reported_at": datetime.now(UTC).replace(tzinfo=None),
+        "config": run[3],
+        "inputs": [
+            {**row, "reconciled": row["rows_read"] == row["rows_accepted"] + row["rows_rejected"]}
+            for row in inputs.rename({"source_file": "file", "checksum": "sha256"}).to_dicts()
+        ],
+        "totals": {
+            **totals,
+            "reconciled": totals["rows_read"] == totals["rows_accepted"] + totals["rows_rejected"],
+        },
+        "audited": {
+            "first_service_date": period[0],
+            "last_service_date": period[1],
+            "claims": period[2],
+            "claim_lines": period[3],
+        },
+        "findings": {
+            "total": findings.height,
+            "amount_at_risk": _money_total(findings, catalog, "at_risk"),
+            "revenue_missed": _money_total(findings, catalog, "missed"),
+            "by_rule": {
+                rule.id: {
+                    "title": rule.title,
+                    "severity": rule.severity,
+                    "money": rule.money,
+                    **results.get(
+                        rule.id,
+                        {"status": "not run", "findings": 0, "amount_at_risk": 0.0, "note": None},
+                    ),
+                }
+                for rule in catalog.rules
+            },
+        },
+        "timings": timings,
+        "versions": {
+            "ptaudit": metadata.version("ptaudit") if _installed() else "source",
+            "rule_catalog": catalog.version,
+            "reference": references,
+        },
+    }
+
+
+def _money_total(findings: pl.DataFrame, catalog: Catalog, kind: str) -> float:
+    """Dollars of the rules whose amounts mean `kind`; at-risk and missed never mix."""
+    rule_ids = [rule.id for rule in catalog.rules if rule.money == kind]
+    amounts = findings.filter(pl.col("rule_id").is_in(rule_ids))["amount_at_risk"]
+    return round(float(amounts.sum() or 0), 2)
+
+
+def _installed() -> bool:
+    try:
+        metadata.version("ptaudit")
+    except metadata.PackageNotFoundError:
+        return False
+    return True
