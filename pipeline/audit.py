@@ -8,6 +8,7 @@ files reproduces the same findings with the same finding ids.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,10 @@ from pipeline.timing import StageTimer
 log = logging.getLogger(__name__)
 
 DERIVED_DIR = RULES_DIR / "derived"
+# The derived tables read across patients (every other one joins on the patient).
+ACROSS_PATIENTS = ("logged_days",)
+# The store's tables the per-patient derived tables read, shadowed one share at a time.
+PATIENT_INPUTS = ("audited_claim_lines", "time_segments")
 # What every rule's SQL returns (in any order); the optional ones are added if left out.
 RULE_COLUMNS = (
     "patient_id",
@@ -135,28 +140,62 @@ def prepare(con: duckdb.DuckDBPyConnection, config: Config, catalog: Catalog) ->
     Returns the reference files' checksums, which the run records.
     """
     checksums = reference.install(con, config, catalog)
-    # Most rules read the claim lines in force; the view ranks every claim's versions,
-    # so it is computed once here. The temporary table shadows the view for this
-    # connection only.
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE audited_claim_lines AS SELECT * FROM main.audited_claim_lines"
-    )
-    derive(con, catalog)
+    (lines,) = first_row(con, "SELECT count(*) FROM audited_claim_lines")
+    derive(con, catalog, partitions=max(1, math.ceil(lines / config.store["partition_rows"])))
     return checksums
 
 
-def derive(con: duckdb.DuckDBPyConnection, catalog: Catalog) -> None:
+def derive(con: duckdb.DuckDBPyConnection, catalog: Catalog, partitions: int = 1) -> None:
     """Build the derived tables over the claim lines and segments this connection sees.
+
+    Every derived table but those in ACROSS_PATIENTS joins on the patient, so a large
+    store builds them a share of its patients at a time (`partitions` shares, by a hash
+    of the patient id): each share's joins and windows fit in memory where the whole
+    store's would spill, and the shares' rows are then put together.
 
     The report rebuilds them over a few patients' temporary copies of those tables, to
     show a finding's evidence as the rules computed it.
     """
-    for path in sorted(DERIVED_DIR.glob("*.sql")):
-        sql = path.read_text()
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {_table_name(path)} AS {sql}",
-            bind(sql, catalog.params, f"rules/derived/{path.name}"),
-        )
+    paths = sorted(DERIVED_DIR.glob("*.sql"))
+    across = [p for p in paths if _table_name(p) in ACROSS_PATIENTS]
+    per_patient = [p for p in paths if p not in across]
+    for path in across:
+        _build(con, path, catalog)
+    if partitions == 1:
+        for path in per_patient:
+            _build(con, path, catalog)
+        return
+    for share in range(partitions):
+        # A share's inputs shadow the store's tables on this connection while it builds.
+        # The last share's are dropped first: DuckDB 2.0.0 reads the store's view wrong
+        # while a temporary table of the same name exists, even when asked for main's.
+        for table in PATIENT_INPUTS:
+            con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+            con.execute(
+                f"CREATE TEMP TABLE {table} AS SELECT * FROM main.{table} "
+                f"WHERE hash(patient_id) % {partitions} = {share}"
+            )
+        for path in per_patient:
+            name = _build(con, path, catalog)
+            if share == 0:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {name}_all AS FROM {name}")
+            else:
+                con.execute(f"INSERT INTO {name}_all FROM {name}")
+    for table in PATIENT_INPUTS:
+        con.execute(f"DROP TABLE temp.{table}")
+    for path in per_patient:
+        name = _table_name(path)
+        con.execute(f"DROP TABLE {name}")
+        con.execute(f"ALTER TABLE {name}_all RENAME TO {name}")
+
+
+def _build(con: duckdb.DuckDBPyConnection, path: Path, catalog: Catalog) -> str:
+    name, sql = _table_name(path), path.read_text()
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}",
+        bind(sql, catalog.params, f"rules/derived/{path.name}"),
+    )
+    return name
 
 
 def _table_name(path: Path) -> str:

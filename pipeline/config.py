@@ -94,9 +94,10 @@ def _build(raw: dict[str, Any], source: str) -> Config:
 
 
 def _store(section: dict[str, Any], source: str) -> dict[str, Any]:
-    rows = section.get("batch_rows")
-    if not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:
-        raise UsageError(f"{source}: [store] batch_rows must be a whole number of rows, 1 or more")
+    for key in ("batch_rows", "partition_rows"):
+        rows = section.get(key)
+        if not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:
+            raise UsageError(f"{source}: [store] {key} must be a whole number of rows, 1 or more")
     return dict(section)
 
 

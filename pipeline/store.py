@@ -128,20 +128,21 @@ ALTER TABLE time_segments DROP COLUMN IF EXISTS content_hash;
 
 -- The claim lines that are audited. A void (frequency 8) takes a claim out; a
 -- replacement (7) supersedes every original line of the same claim id. Neither
--- deletes anything: history stays in claim_lines.
+-- deletes anything: history stays in claim_lines. Only amended claims have versions
+-- to rank ('8' > '7' > '1' as text), so the view is one filtered scan of claim_lines
+-- joined to that short list, cheap enough for every rule to read afresh.
 CREATE OR REPLACE VIEW audited_claim_lines AS
-WITH claim_precedence AS (
-    SELECT
-        claim_id,
-        MAX(CASE claim_frequency WHEN '8' THEN 3 WHEN '7' THEN 2 ELSE 1 END) AS precedence
+WITH amended_claims AS (
+    SELECT claim_id, MAX(claim_frequency) AS latest_frequency
     FROM claim_lines
+    WHERE claim_frequency IN ('7', '8')
     GROUP BY claim_id
 )
 SELECT lines.*
 FROM claim_lines AS lines
-JOIN claim_precedence AS p USING (claim_id)
-WHERE CASE lines.claim_frequency WHEN '8' THEN 3 WHEN '7' THEN 2 ELSE 1 END = p.precedence
-    AND lines.claim_frequency <> '8';
+LEFT JOIN amended_claims AS amended USING (claim_id)
+WHERE lines.claim_frequency <> '8'
+    AND (amended.latest_frequency IS NULL OR lines.claim_frequency = amended.latest_frequency);
 """
 
 # A file's accepted rows gather here, batch by batch, before they meet the store. It is

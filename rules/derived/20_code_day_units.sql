@@ -14,9 +14,6 @@
 WITH timed_codes AS (
     SELECT cpt_code FROM ref_cpt_codes WHERE billing = 'timed'
 ),
-logged_days AS (
-    SELECT DISTINCT service_date FROM time_segments
-),
 logged AS (
     SELECT
         patient_id,

@@ -4,4 +4,4 @@
 SELECT l.claim_id, l.line_number, l.patient_id, l.service_date, l.cpt_code
 FROM audited_claim_lines AS l
 JOIN ref_cpt_codes AS c ON c.cpt_code = l.cpt_code AND c.billing = 'timed'
-WHERE NOT EXISTS (SELECT 1 FROM time_segments AS s WHERE s.service_date = l.service_date)
+WHERE l.service_date NOT IN (SELECT service_date FROM logged_days)
