@@ -142,6 +142,9 @@ def prepare(con: duckdb.DuckDBPyConnection, config: Config, catalog: Catalog) ->
     checksums = reference.install(con, config, catalog)
     (lines,) = first_row(con, "SELECT count(*) FROM audited_claim_lines")
     derive(con, catalog, partitions=max(1, math.ceil(lines / config.store["partition_rows"])))
+    # Most rules and the pricing of every finding read the claim lines in force: they
+    # are computed once for the rules here, shadowing the view on this connection.
+    con.execute("CREATE TEMP TABLE audited_claim_lines AS SELECT * FROM main.audited_claim_lines")
     return checksums
 
 
