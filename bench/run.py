@@ -56,6 +56,8 @@ FORMATS = ("csv", "parquet")
 MATCH_KEY = ["rule_id", "claim_id", "line_number", "cpt_code"]
 PLANTED_RULES = sorted({e.rule_id for case in PLANTED_CASES for e in case.expected})
 GIB = 1024**3
+# Sizes from here on run --repeat-large times.
+LARGE = 10_000_000
 ALL_STAGES = "all stages"
 OUTSIDE_STAGES = "outside the stages (start-up, imports, ...)"
 TOTALS = (ALL_STAGES, OUTSIDE_STAGES)
@@ -498,7 +500,7 @@ def results_markdown(
     out += [f"- {key} {value}" for key, value in facts["versions"].items()]
     out += ["", "## Summary", ""]
     out += table(SUMMARY_HEADER, summary_rows(cases))
-    out += ["", _how_measured(facts["repeat"]), "", "## Targets", ""]
+    out += ["", _how_measured(facts["repeat"], facts["repeat_large"]), "", "## Targets", ""]
     out += table(("target", "measured", "verdict"), targets(cases))
     out += ["", "## Every run", ""]
     out += table(
@@ -517,9 +519,10 @@ def results_markdown(
     return "\n".join(out) + "\n"
 
 
-def _how_measured(repeat: int) -> str:
+def _how_measured(repeat: int, repeat_large: int) -> str:
     return (
-        f"Each size and format ran {repeat} time(s), bare load and audit alternating, each "
+        f"Each size and format ran {repeat} time(s) ({repeat_large} at 10M lines and more), "
+        "bare load and audit alternating, each "
         "in a fresh subprocess on a fresh DuckDB file. Seconds are wall clock around the "
         "whole subprocess, interpreter start and imports included, for both. The bare "
         "load is `CREATE TABLE ... AS SELECT * FROM read_csv(...)` (or `read_parquet`) for "
@@ -648,6 +651,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--formats", nargs="+", choices=FORMATS, default=list(FORMATS))
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--repeat-large",
+        type=int,
+        help="runs of sizes of 10M lines and more (default: --repeat); each takes minutes",
+    )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--data", type=Path, default=DATA, help="where the exports are kept")
     parser.add_argument("--results", type=Path, default=RESULTS, help="the Markdown report")
@@ -656,8 +664,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.lines = [parse_size(size) for size in args.sizes]
     except ValueError as exc:
         parser.error(str(exc))
-    if args.repeat < 1:
-        parser.error("--repeat must be at least 1")
+    args.repeat_large = args.repeat if args.repeat_large is None else args.repeat_large
+    if min(args.repeat, args.repeat_large) < 1:
+        parser.error("--repeat and --repeat-large must be at least 1")
     return args
 
 
@@ -665,13 +674,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     facts: dict[str, Any] = {
         "arguments": " ".join(
-            ["--sizes", *args.sizes, "--formats", *args.formats, "--repeat", str(args.repeat)]
+            [
+                *("--sizes", *args.sizes, "--formats", *args.formats),
+                *("--repeat", str(args.repeat), "--repeat-large", str(args.repeat_large)),
+            ]
         ),
         "date": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         "commit": commit(),
         "machine": machine(),
         "versions": versions(),
         "repeat": args.repeat,
+        "repeat_large": args.repeat_large,
     }
     cases, manifests = [], []
     for lines in args.lines:
@@ -680,7 +693,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         manifests.append(manifest)
         folder = args.data / manifest["size"]
         for fmt in args.formats:
-            cases.append(run_case(manifest, folder, fmt, args.repeat, args.data / "runs"))
+            repeat = args.repeat_large if lines >= LARGE else args.repeat
+            cases.append(run_case(manifest, folder, fmt, repeat, args.data / "runs"))
     facts["load_at_end"] = " / ".join(f"{v:.2f}" for v in os.getloadavg())
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(results_markdown(cases, manifests, facts), encoding="utf-8")
