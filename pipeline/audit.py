@@ -17,6 +17,7 @@ import duckdb
 from pipeline import reference
 from pipeline.catalog import RULES_DIR, SEVERITIES, Catalog, Rule, bind
 from pipeline.config import Config
+from pipeline.logs import fields
 from pipeline.store import first_row
 from pipeline.timing import StageTimer
 
@@ -231,7 +232,7 @@ def _run_rule(con: duckdb.DuckDBPyConnection, run_id: str, rule: Rule) -> RuleRe
         },
     )
     count, amount = _totals(con, run_id, rule.id)
-    log.info("rule %s: %d findings", rule.id, count)
+    log.info("rule %s: %d findings", rule.id, count, extra=fields(rule=rule.id, findings=count))
     return RuleResult(
         rule.id, "findings" if count else "clean", count, amount, _unjudged(con, run_id, rule)
     )

@@ -12,22 +12,19 @@ import logging
 import sys
 from pathlib import Path
 
-from pipeline import run
+from pipeline import logs, run
 from pipeline.config import load_config
 from pipeline.errors import UsageError
 from reports.pseudonym import KEY_VARIABLE, Pseudonymizer
 
 EXIT_OK, EXIT_FAULT, EXIT_USAGE = 0, 1, 2
+log = logging.getLogger("ptaudit")
 DEFAULT_DB = Path("ptaudit.duckdb")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s ptaudit %(levelname)s %(message)s",
-        stream=sys.stderr,
-    )
+    logs.configure(quiet=args.quiet, as_json=args.log_json)
     try:
         config = load_config(args.config)
         # Checked before any work, so a missing key stops the run with nothing written.
@@ -41,10 +38,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("audit", "report"):
             run_id = run.report(args.db, args.out, config, run_id, pseudonyms)
     except UsageError as exc:
-        print(f"ptaudit: error: {exc}", file=sys.stderr)
+        _usage_error(str(exc), as_json=args.log_json)
         return EXIT_USAGE
     print(run_id)
     return EXIT_OK
+
+
+def _usage_error(message: str, *, as_json: bool) -> None:
+    """One line on stderr: plain for a person (and cron's mail), JSON for a collector."""
+    if as_json:
+        log.error(message, extra=logs.fields(exit_code=EXIT_USAGE))
+    else:
+        print(f"ptaudit: error: {message}", file=sys.stderr)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,4 +80,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--db", type=Path, default=DEFAULT_DB, metavar="FILE")
         command.add_argument("--config", type=Path, metavar="FILE")
         command.add_argument("--quiet", action="store_true", help="log warnings only")
+        command.add_argument(
+            "--log-json", action="store_true", help="log lines as JSON objects (for collectors)"
+        )
     return parser

@@ -14,6 +14,7 @@ import polars as pl
 from pipeline import edits
 from pipeline.catalog import RULES_DIR, Catalog
 from pipeline.config import Config
+from pipeline.logs import fields
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,11 @@ def payer_methods(
             )
     unmatched = len(payers) - len(rows)
     if unmatched:
-        log.warning("%d payers match no payer profile; their lines are not audited", unmatched)
+        log.warning(
+            "%d payers match no payer profile; their lines are not audited",
+            unmatched,
+            extra=fields(payers_unmatched=unmatched),
+        )
     schema = {"payer": pl.String, "profile": pl.String, "unit_method": pl.String}
     return (
         pl.DataFrame(rows, schema_overrides=schema)

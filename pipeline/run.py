@@ -21,6 +21,7 @@ from pipeline.columns import CLAIMS, TIMELOGS
 from pipeline.config import Config
 from pipeline.errors import UsageError
 from pipeline.ingest import RawInput, read_batches, read_inputs
+from pipeline.logs import fields
 from pipeline.timing import StageTimer
 from pipeline.validate import validate
 from reports.pseudonym import Pseudonymizer
@@ -65,6 +66,14 @@ def load(claims: list[Path], timelogs: list[Path], db: Path, config: Config) -> 
         read,
         read - rejected,
         rejected,
+        extra=fields(
+            stage="load",
+            run_id=run_id,
+            files=len(inputs),
+            rows_read=read,
+            rows_accepted=read - rejected,
+            rows_rejected=rejected,
+        ),
     )
     return run_id
 
@@ -77,7 +86,13 @@ def flag(db: Path, config: Config, run_id: str | None = None) -> str:
     finally:
         con.close()
     found = sum(r.findings for r in results)
-    log.info("flag: run %s: %d rules, %d findings", run_id, len(results), found)
+    log.info(
+        "flag: run %s: %d rules, %d findings",
+        run_id,
+        len(results),
+        found,
+        extra=fields(stage="flag", run_id=run_id, rules=len(results), findings=found),
+    )
     return run_id
 
 
@@ -94,7 +109,13 @@ def report(
         written = write_outputs(con, run_id, out, config, load_catalog(config), pseudonyms)
     finally:
         con.close()
-    log.info("report: run %s: wrote %s", run_id, ", ".join(p.name for p in written))
+    names = [p.name for p in written]
+    log.info(
+        "report: run %s: wrote %s",
+        run_id,
+        ", ".join(names),
+        extra=fields(stage="report", run_id=run_id, outputs=names),
+    )
     return run_id
 
 

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 
 import duckdb
 
+from pipeline.logs import fields
+
 log = logging.getLogger(__name__)
 
 
@@ -25,7 +27,7 @@ class StageTimer:
         yield
         seconds = time.perf_counter() - began
         self.seconds[name] = self.seconds.get(name, 0.0) + seconds
-        log.info("%s: %.2f s", name, seconds)
+        log.info("%s: %.2f s", name, seconds, extra=fields(stage=name, seconds=round(seconds, 3)))
 
     def save(self, con: duckdb.DuckDBPyConnection, run_id: str) -> None:
         """Replace this run's timings of the same stages (a stage may be re-run)."""

@@ -3,6 +3,8 @@ finding ids, and the stages run as separate jobs."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -121,3 +123,48 @@ def test_staged_batches_are_all_readable_inside_the_load_transaction(tmp_path):
     finally:
         con.close()
     assert read_back == (2 * rows, rows)
+
+
+def test_a_store_from_before_rows_were_compared_by_column_still_loads(tmp_path, cli):
+    """Stores written by earlier versions carry a content-hash column the load no
+    longer fills; opening the store drops it, so the next run loads normally."""
+    db = tmp_path / "store.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute(
+            "CREATE TABLE time_segments (patient_id VARCHAR NOT NULL, provider_npi VARCHAR "
+            "NOT NULL, provider_role VARCHAR NOT NULL, service_date DATE NOT NULL, cpt_code "
+            "VARCHAR NOT NULL, start_time TIMESTAMP NOT NULL, end_time TIMESTAMP NOT NULL, "
+            "duration_seconds BIGINT NOT NULL, session_id VARCHAR, note_type VARCHAR, "
+            "content_hash VARCHAR NOT NULL, loaded_run_id VARCHAR NOT NULL)"
+        )
+    outputs = cli(
+        [write_csv(tmp_path / "c.csv", OVERBILLED)], [write_csv(tmp_path / "t.csv", SEGMENTS)]
+    )
+    assert outputs.exit_code == 0
+    assert count(db, "time_segments") == len(SEGMENTS)
+
+
+def test_a_second_run_on_a_store_in_use_exits_2_and_says_so(tmp_path, cli, capsys):
+    """DuckDB lets one process write a store file; a second run stops at once, exit 2."""
+    db = tmp_path / "store.duckdb"
+    duckdb.connect(str(db)).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys; c = duckdb.connect({str(db)!r}); "
+            "print('held', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        outputs = cli(
+            [write_csv(tmp_path / "c.csv", OVERBILLED)], [write_csv(tmp_path / "t.csv", SEGMENTS)]
+        )
+    finally:
+        holder.communicate("")
+    assert outputs.exit_code == 2
+    assert "the store cannot be opened" in capsys.readouterr().err
