@@ -3,11 +3,18 @@
 Every value is read as text. Types are decided by validation, so that one bad value
 rejects one row with a reason instead of failing the whole file. Files are read in
 batches, so memory holds one batch of a file, however large the file.
+
+Text is read as UTF-8, lossily: a byte that is not UTF-8 (a Latin-1 export) becomes
+U+FFFD, and validation rejects the row that holds it rather than guess what was meant.
+A blank line (every cell empty) is no row: it is skipped, but still counted in the row
+numbers, so they point at the line a spreadsheet shows.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +24,20 @@ import polars as pl
 from pipeline.columns import MODIFIER_COLUMNS, InputKind
 from pipeline.errors import UsageError
 
+log = logging.getLogger(__name__)
+
 PARQUET_MAGIC = b"PAR1"
 ROW_NUMBER = "row_number"
 SOURCE_FILE = "source_file"
+# The rows' place in the file, before the export's own columns are chosen (a dotted
+# name no export uses), and a mark on a row that repeats the header (exports joined
+# together), which validate rejects.
+FILE_ROW = "file.row_number"
+REPEATED_HEADER = "file.repeated_header"
+# polars renames a header's second `units` to `units_duplicated_0`.
+POLARS_DUPLICATE = re.compile(r"^(.*)_duplicated_\d+$")
+# Separators a CSV export is sometimes written with instead of ',', as a message names them.
+OTHER_SEPARATORS = {";": "';'", "\t": "tabs", "|": "'|'"}
 # Codes are compared upper-case; exports differ only in how they type them.
 UPPERCASE = ("cpt_code", "modifiers", "provider_role", "diagnosis_codes")
 
@@ -41,10 +59,10 @@ def read_inputs(paths: list[Path], kind: InputKind, mapping: dict[str, str]) -> 
 def read_input(path: Path, kind: InputKind, mapping: dict[str, str]) -> RawInput:
     checksum = _checksum(path)
     frame = _scan(path)
-    frame = _canonical_columns(frame, path, kind, mapping)
-    frame = frame.with_row_index(ROW_NUMBER, offset=1).with_columns(
-        pl.lit(str(path)).alias(SOURCE_FILE)
-    )
+    headers = frame.collect_schema().names()
+    frame = _numbered_rows(frame, headers)
+    frame = _canonical_columns(frame, headers, path, kind, mapping)
+    frame = frame.with_columns(pl.lit(str(path)).alias(SOURCE_FILE))
     return RawInput(path=path, kind=kind, checksum=checksum, frame=frame)
 
 
@@ -117,15 +135,31 @@ def _as_text(name: str, dtype: pl.DataType) -> pl.Expr:
     return column.cast(pl.String)
 
 
+def _numbered_rows(frame: pl.LazyFrame, headers: list[str]) -> pl.LazyFrame:
+    """Rows numbered from 1 as they stand in the file, blank lines then left out, and
+    each row marked where it repeats the header."""
+    return (
+        frame.with_row_index(FILE_ROW, offset=1)
+        .filter(~pl.all_horizontal(pl.col(h).is_null() for h in headers))
+        .with_columns(
+            pl.all_horizontal(pl.col(h) == h for h in headers)
+            .fill_null(False)
+            .alias(REPEATED_HEADER)
+        )
+    )
+
+
 def _canonical_columns(
-    frame: pl.LazyFrame, path: Path, kind: InputKind, mapping: dict[str, str]
+    frame: pl.LazyFrame, headers: list[str], path: Path, kind: InputKind, mapping: dict[str, str]
 ) -> pl.LazyFrame:
-    headers = frame.collect_schema().names()
-    renames = {h: _canonical_name(h, mapping) for h in headers}
+    renames = {h: _canonical_name(_as_written(h, headers), mapping) for h in headers}
     canonical = list(renames.values())
     duplicated = sorted({c for c in canonical if canonical.count(c) > 1})
     if duplicated:
-        raise UsageError(f"{path}: more than one column maps to {', '.join(duplicated)}")
+        raise UsageError(
+            f"{path}: the header names {', '.join(duplicated)} more than once "
+            "(directly or through [columns]); which one holds the data is unknown"
+        )
     frame = frame.rename(renames)
 
     present = set(canonical)
@@ -137,11 +171,33 @@ def _canonical_columns(
     if missing:
         raise UsageError(
             f"{path}: required column {', '.join(missing)} is missing "
-            f"({kind.name} export; columns found: {', '.join(headers)})"
+            f"({kind.name} export; columns found: {', '.join(headers)}){_separator_hint(headers)}"
         )
+    unused = [h for h, c in renames.items() if c not in kind.columns and c not in MODIFIER_COLUMNS]
+    if unused:
+        log.info("%s: %d columns not used: %s", path, len(unused), ", ".join(unused))
     return frame.select(
-        _clean_text(c) if c in present else pl.lit(None, pl.String).alias(c) for c in kind.columns
+        pl.col(FILE_ROW).alias(ROW_NUMBER),
+        *(
+            _clean_text(c) if c in present else pl.lit(None, pl.String).alias(c)
+            for c in kind.columns
+        ),
+        REPEATED_HEADER,
     )
+
+
+def _as_written(header: str, headers: list[str]) -> str:
+    """The header as the file has it, before polars told a repeated name apart."""
+    match = POLARS_DUPLICATE.match(header)
+    return match.group(1) if match and match.group(1) in headers else header
+
+
+def _separator_hint(headers: list[str]) -> str:
+    """A header read as one column, holding another separator, is the usual cause."""
+    found = [name for separator, name in OTHER_SEPARATORS.items() if separator in headers[0]]
+    if len(headers) != 1 or not found:
+        return ""
+    return f"; the file seems separated by {found[0]}, not ','"
 
 
 def _canonical_name(header: str, mapping: dict[str, str]) -> str:

@@ -23,8 +23,13 @@ from pandera.api.polars.types import PolarsData
 DATE_FORMAT = "%Y-%m-%d"
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 CPT_PATTERN = r"^(\d{4}[0-9FTU]|[A-Z]\d{4})$"
-MODIFIERS_PATTERN = r"^[A-Z0-9]{2}([ ,]+[A-Z0-9]{2}){0,3}$"
+# Between the codes of a list cell: commas, spaces or line breaks (a cell of one code
+# per line, as a spreadsheet's Alt+Enter writes it).
+LIST_SEPARATOR = r"[\s,]+"
+MODIFIERS_PATTERN = rf"^[A-Z0-9]{{2}}({LIST_SEPARATOR}[A-Z0-9]{{2}}){{0,3}}$"
 ICD10_CODE = r"[A-Z]\d[0-9A-Z](\.?[0-9A-Z]{1,4})?"
+# What ingest's lossy UTF-8 reading puts where a byte was not UTF-8.
+REPLACEMENT_CHARACTER = "\ufffd"
 ROLES = ("PT", "PTA", "OT", "OTA", "SLP")
 FREQUENCIES = ("1", "7", "8")
 
@@ -146,8 +151,16 @@ def _npi_check_digit_ok(value: pl.Expr) -> pl.Expr:
     return ~value.str.contains(r"^\d{10}$") | (expected == digit[9])
 
 
+# Rejected rather than stored lossy: two ids differing only in an accent ('José',
+# 'Josè') would otherwise become one, and a payer name would stop matching its profile.
+UTF8_CHECK = _column_check(
+    lambda v: ~v.str.contains(REPLACEMENT_CHARACTER, literal=True),
+    "text is not UTF-8 (a Latin-1 export?): re-export the file as UTF-8",
+)
+
+
 def _text(*checks: pa.Check, required: bool = True) -> pa.Column:
-    return pa.Column(pl.String, checks=list(checks), nullable=not required)
+    return pa.Column(pl.String, checks=[UTF8_CHECK, *checks], nullable=not required)
 
 
 NPI_CHECKS = (
@@ -203,7 +216,7 @@ CLAIMS_SCHEMA = pa.DataFrameSchema(
         ),
         "diagnosis_codes": _text(
             _column_check(
-                lambda v: v.str.contains(rf"^{ICD10_CODE}([ ,]+{ICD10_CODE})*$"),
+                lambda v: v.str.contains(rf"^{ICD10_CODE}({LIST_SEPARATOR}{ICD10_CODE})*$"),
                 "diagnosis codes must be ICD-10-CM codes separated by ','",
             ),
             required=False,

@@ -1,8 +1,9 @@
 """Validate: check each export against its declared schema and set bad rows aside.
 
 A row with any failing value is rejected whole, with one reject record per failing
-column and reason; every other row goes on, typed. Nothing is dropped silently:
-rows read = rows accepted + rows rejected, for every batch (and so every file).
+column and reason; every other row goes on, typed. A row that repeats the header is
+rejected with that one reason. Nothing is dropped silently: rows read = rows accepted +
+rows rejected, for every batch (and so every file).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import pandera.polars as pa
 import polars as pl
 
 from pipeline.columns import CLAIMS, MODIFIER_COLUMNS
-from pipeline.ingest import ROW_NUMBER, SOURCE_FILE, RawInput
+from pipeline.ingest import REPEATED_HEADER, ROW_NUMBER, SOURCE_FILE, RawInput
 from pipeline.schemas import (
     CLAIMS_SCHEMA,
+    LIST_SEPARATOR,
     TIMELOGS_SCHEMA,
     frame_check_columns,
     parse_decimal,
@@ -32,6 +34,10 @@ REJECT_COLUMNS = {
     "reason": pl.String,
 }
 MISSING_REASON = "required value is missing"
+REPEATED_HEADER_REASON = "the header row again, among the data (exports joined together?)"
+# A value longer than this is cut in rejects.csv: a 1 MB cell would swamp the file and
+# the report, and its first characters show what it is.
+SHOWN_VALUE_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -46,8 +52,11 @@ class Validated:
         return self.rows_read - self.accepted.height
 
 
-def validate(raw: RawInput, frame: pl.DataFrame) -> Validated:
+def validate(raw: RawInput, batch: pl.DataFrame) -> Validated:
     schema = CLAIMS_SCHEMA if raw.kind is CLAIMS else TIMELOGS_SCHEMA
+    repeated = batch.get_column(REPEATED_HEADER)
+    headers = batch.filter(repeated)
+    frame = batch.filter(~repeated).drop(REPEATED_HEADER)
     checked = with_parsed(frame, schema)
     failures = _failures(schema, checked)
     rejected_rows = failures.get_column("index").unique()
@@ -56,11 +65,15 @@ def validate(raw: RawInput, frame: pl.DataFrame) -> Validated:
     typed = _typed_claims(accepted) if raw.kind is CLAIMS else _typed_timelogs(accepted)
     result = Validated(
         source=raw,
-        rows_read=frame.height,
+        rows_read=batch.height,
         accepted=typed,
-        rejects=_reject_records(frame, failures),
+        rejects=pl.concat(
+            [_reject_records(frame, failures), _repeated_header_records(headers, raw)]
+        ).sort("row_number", "column"),
     )
-    assert result.rows_read == typed.height + rejected_rows.len(), "rows lost in validation"
+    assert result.rows_read == typed.height + rejected_rows.len() + headers.height, (
+        "rows lost in validation"
+    )
     return result
 
 
@@ -100,22 +113,37 @@ def _reject_records(frame: pl.DataFrame, failures: pl.DataFrame) -> pl.DataFrame
         .join(failures.select("index").unique(), on="index")
         .unpivot(index=["index", SOURCE_FILE, ROW_NUMBER], variable_name="column")
     )
-    return (
-        failures.join(values, on=["index", "column"], how="left")
-        .select(
-            pl.col(SOURCE_FILE).alias("source_file"),
-            pl.col(ROW_NUMBER).cast(pl.Int64).alias("row_number"),
-            "column",
-            "value",
-            "reason",
-        )
-        .sort("row_number", "column")
+    return failures.join(values, on=["index", "column"], how="left").select(
+        pl.col(SOURCE_FILE).alias("source_file"),
+        pl.col(ROW_NUMBER).cast(pl.Int64).alias("row_number"),
+        "column",
+        _shown(pl.col("value")),
+        "reason",
     )
 
 
+def _repeated_header_records(headers: pl.DataFrame, raw: RawInput) -> pl.DataFrame:
+    """One record per repeated header row, against the export's first required column."""
+    column = raw.kind.required[0]
+    return headers.select(
+        pl.col(SOURCE_FILE).alias("source_file"),
+        pl.col(ROW_NUMBER).cast(pl.Int64).alias("row_number"),
+        pl.lit(column).alias("column"),
+        pl.col(column).alias("value"),
+        pl.lit(REPEATED_HEADER_REASON).alias("reason"),
+    )
+
+
+def _shown(value: pl.Expr) -> pl.Expr:
+    """The value as rejects.csv shows it: whole, or its start and its length."""
+    length = value.str.len_chars()
+    cut = value.str.slice(0, SHOWN_VALUE_CHARS) + pl.format("... ({} characters)", length)
+    return pl.when(length > SHOWN_VALUE_CHARS).then(cut).otherwise(value).alias("value")
+
+
 def _typed_claims(frame: pl.DataFrame) -> pl.DataFrame:
-    # "GP 59" and "GP,59" both become ["GP", "59"].
-    modifier_list = pl.col("modifiers").str.replace_all(r"[ ,]+", ",").str.split(",")
+    # "GP 59", "GP,59" and "GP\n59" all become ["GP", "59"].
+    modifier_list = pl.col("modifiers").str.replace_all(LIST_SEPARATOR, ",").str.split(",")
     return frame.select(
         "claim_id",
         parse_int(pl.col("line_number")).cast(pl.Int32).alias("line_number"),
@@ -132,7 +160,7 @@ def _typed_claims(frame: pl.DataFrame) -> pl.DataFrame:
         ),
         parse_int(pl.col("units")).cast(pl.Int32).alias("units"),
         parse_decimal(pl.col("charge")).alias("charge"),
-        pl.col("diagnosis_codes").str.replace_all(r"[ ,]+", ","),
+        pl.col("diagnosis_codes").str.replace_all(LIST_SEPARATOR, ","),
         "place_of_service",
         pl.col(ROW_NUMBER).cast(pl.Int64),
     )

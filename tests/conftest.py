@@ -3,6 +3,8 @@ and run through the real command line and a real DuckDB store."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import shutil
 import time
@@ -88,6 +90,24 @@ def back_to_back(*codes: tuple[str, int], start: str = "08:00", **fields: Any) -
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
     pl.DataFrame(rows, infer_schema_length=None).write_csv(path)
     return path
+
+
+def csv_bytes(
+    rows: list[dict[str, Any]],
+    *,
+    separator: str = ",",
+    newline: str = "\n",
+    encoding: str = "utf-8",
+    columns: tuple[str, ...] | None = None,
+) -> bytes:
+    """Rows as an export writes them: a header (`columns`, or every key met), then one
+    line a row."""
+    columns = columns or tuple(dict.fromkeys(key for row in rows for key in row))
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=separator, lineterminator=newline)
+    writer.writerow(columns)
+    writer.writerows([row.get(c) for c in columns] for row in rows)
+    return out.getvalue().encode(encoding)
 
 
 @dataclass
