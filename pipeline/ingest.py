@@ -171,7 +171,8 @@ def _canonical_columns(
     if missing:
         raise UsageError(
             f"{path}: required column {', '.join(missing)} is missing "
-            f"({kind.name} export; columns found: {', '.join(headers)}){_separator_hint(headers)}"
+            f"({kind.name} export; {_columns_found(headers, kind, mapping)})"
+            f"{_separator_hint(headers)}"
         )
     unused = [h for h, c in renames.items() if c not in kind.columns and c not in MODIFIER_COLUMNS]
     if unused:
@@ -190,6 +191,20 @@ def _as_written(header: str, headers: list[str]) -> str:
     """The header as the file has it, before polars told a repeated name apart."""
     match = POLARS_DUPLICATE.match(header)
     return match.group(1) if match and match.group(1) in headers else header
+
+
+def _columns_found(headers: list[str], kind: InputKind, mapping: dict[str, str]) -> str:
+    """The header as read, to help fix it. A first line holding no known column name is
+    most likely a data row (the header is missing), and a data row can hold a patient
+    id, which never goes to the log: then only the count is given."""
+    known = {*kind.columns, *MODIFIER_COLUMNS, *(name.lower() for name in mapping)}
+    separators = "[," + re.escape("".join(OTHER_SEPARATORS)) + "]"
+    cells = {
+        cell.strip().lstrip("\ufeff").lower() for h in headers for cell in re.split(separators, h)
+    }
+    if cells & known:
+        return f"columns found: {', '.join(headers)}"
+    return f"{len(headers)} columns found, none of them a known column: is the header row missing?"
 
 
 def _separator_hint(headers: list[str]) -> str:

@@ -16,7 +16,7 @@ import pytest
 from pipeline.columns import CLAIMS, TIMELOGS
 from pipeline.schemas import UTF8_CHECK
 from pipeline.validate import REPEATED_HEADER_REASON
-from tests.conftest import back_to_back, claim, csv_bytes, segment
+from tests.conftest import back_to_back, claim, csv_bytes, segment, write_csv
 
 GOOD_CLAIMS = [
     claim("97110", 3, claim_id="C1"),
@@ -252,3 +252,16 @@ def test_an_unusable_export_stops_the_run_with_one_line_naming_it(tmp_path, cli,
     for part in case.message:
         assert part in line
     assert not outputs.db.exists(), "nothing is stored from a run stopped by its input"
+
+
+def test_an_export_without_its_header_row_exits_2_without_echoing_the_data(tmp_path, cli, capsys):
+    """The first line is then a data row, and data rows hold patient ids: the message
+    counts the columns instead of listing them."""
+    claims = write_csv(tmp_path / "c.csv", [claim("97110", 2, patient="PATIENT-0042")])
+    headerless = tmp_path / "headerless.csv"
+    headerless.write_text("".join(claims.read_text().splitlines(keepends=True)[1:]))
+    outputs = cli([headerless], [write_csv(tmp_path / "t.csv", [segment("97110", 15)])])
+    err = capsys.readouterr().err
+    assert outputs.exit_code == 2
+    assert "PATIENT-0042" not in err
+    assert "none of them a known column: is the header row missing?" in err
