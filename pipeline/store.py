@@ -169,9 +169,6 @@ def connect(path: Path, memory_limit: str | None = None) -> duckdb.DuckDBPyConne
         ) from None
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
-    # DuckDB's allocator keeps memory a query freed (a 10M-key aggregate leaves about a
-    # gigabyte behind) unless its background threads hand it back to the system.
-    con.execute("SET allocator_background_threads = true")
     con.execute(SCHEMA)
     return con
 
