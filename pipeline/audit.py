@@ -141,7 +141,9 @@ def prepare(con: duckdb.DuckDBPyConnection, config: Config, catalog: Catalog) ->
     Returns the reference files' checksums, which the run records.
     """
     checksums = reference.install(con, config, catalog)
-    (lines,) = first_row(con, "SELECT count(*) FROM audited_claim_lines")
+    # The shares are sized by the stored lines, a count DuckDB keeps, rather than by
+    # working out the lines in force only to count them.
+    (lines,) = first_row(con, "SELECT count(*) FROM claim_lines")
     derive(con, catalog, partitions=max(1, math.ceil(lines / config.store["partition_rows"])))
     # Most rules and the pricing of every finding read the claim lines in force: they
     # are computed once for the rules here, shadowing the view on this connection.

@@ -197,12 +197,9 @@ def _columns_found(headers: list[str], kind: InputKind, mapping: dict[str, str])
     """The header as read, to help fix it. A first line holding no known column name is
     most likely a data row (the header is missing), and a data row can hold a patient
     id, which never goes to the log: then only the count is given."""
-    known = {*kind.columns, *MODIFIER_COLUMNS, *(name.lower() for name in mapping)}
     separators = "[," + re.escape("".join(OTHER_SEPARATORS)) + "]"
-    cells = {
-        cell.strip().lstrip("\ufeff").lower() for h in headers for cell in re.split(separators, h)
-    }
-    if cells & known:
+    cells = {_canonical_name(cell, mapping) for h in headers for cell in re.split(separators, h)}
+    if cells & {*kind.columns, *MODIFIER_COLUMNS}:
         return f"columns found: {', '.join(headers)}"
     return f"{len(headers)} columns found, none of them a known column: is the header row missing?"
 

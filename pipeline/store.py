@@ -130,7 +130,8 @@ ALTER TABLE time_segments DROP COLUMN IF EXISTS content_hash;
 -- replacement (7) supersedes every original line of the same claim id. Neither
 -- deletes anything: history stays in claim_lines. Only amended claims have versions
 -- to rank ('8' > '7' > '1' as text), so the view is one filtered scan of claim_lines
--- joined to that short list, cheap enough for every rule to read afresh.
+-- joined to that short list, cheap enough to read once per share of patients when the
+-- derived tables are built (pipeline/audit.py).
 CREATE OR REPLACE VIEW audited_claim_lines AS
 WITH amended_claims AS (
     SELECT claim_id, MAX(claim_frequency) AS latest_frequency
