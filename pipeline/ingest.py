@@ -4,6 +4,9 @@ Every value is read as text. Types are decided by validation, so that one bad va
 rejects one row with a reason instead of failing the whole file. Files are read in
 batches, so memory holds one batch of a file, however large the file.
 
+An X12 837P file (told by its content: it starts with an ISA header) is read by
+pipeline.x12 into rows of the same shape, numbered by segment.
+
 Text is read as UTF-8, lossily: a byte that is not UTF-8 (a Latin-1 export) becomes
 U+FFFD, and validation rejects the row that holds it rather than guess what was meant.
 A blank line (every cell empty) is no row: it is skipped, but still counted in the row
@@ -15,12 +18,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
+from pipeline import x12
 from pipeline.columns import MODIFIER_COLUMNS, InputKind
 from pipeline.errors import UsageError
 
@@ -31,9 +35,16 @@ ROW_NUMBER = "row_number"
 SOURCE_FILE = "source_file"
 # The rows' place in the file, before the export's own columns are chosen (a dotted
 # name no export uses), and a mark on a row that repeats the header (exports joined
-# together), which validate rejects.
+# together).
 FILE_ROW = "file.row_number"
 REPEATED_HEADER = "file.repeated_header"
+REPEATED_HEADER_REASON = "the header row again, among the data (exports joined together?)"
+# A row set aside while reading, which validate rejects whatever its values: the column,
+# value and reason of its reject record (null reason: a row like any other).
+SET_ASIDE_COLUMN = "file.reject_column"
+SET_ASIDE_VALUE = "file.reject_value"
+SET_ASIDE_REASON = "file.reject_reason"
+SET_ASIDE = (SET_ASIDE_COLUMN, SET_ASIDE_VALUE, SET_ASIDE_REASON)
 # polars renames a header's second `units` to `units_duplicated_0`.
 POLARS_DUPLICATE = re.compile(r"^(.*)_duplicated_\d+$")
 # Separators a CSV export is sometimes written with instead of ',', as a message names them.
@@ -50,6 +61,8 @@ class RawInput:
     kind: InputKind
     checksum: str
     frame: pl.LazyFrame
+    # Batches of `rows` rows made by a reader of its own (X12), where `frame` is empty.
+    reader: Callable[[int], Iterator[pl.DataFrame]] | None = None
 
 
 def read_inputs(paths: list[Path], kind: InputKind, mapping: dict[str, str]) -> list[RawInput]:
@@ -58,7 +71,11 @@ def read_inputs(paths: list[Path], kind: InputKind, mapping: dict[str, str]) -> 
 
 def read_input(path: Path, kind: InputKind, mapping: dict[str, str]) -> RawInput:
     checksum = _checksum(path)
-    frame = _scan(path)
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    if x12.starts_interchange(head):
+        return _x12_input(path, kind, checksum)
+    frame = _scan(path, head)
     headers = frame.collect_schema().names()
     frame = _numbered_rows(frame, headers)
     frame = _canonical_columns(frame, headers, path, kind, mapping)
@@ -71,7 +88,12 @@ def read_batches(raw: RawInput, rows: int) -> Iterator[pl.DataFrame]:
     is actually read (so a file that breaks half-way fails here, with its name)."""
     empty = True
     try:
-        for batch in raw.frame.collect_batches(chunk_size=rows, maintain_order=True):
+        batches = (
+            raw.reader(rows)
+            if raw.reader
+            else raw.frame.collect_batches(chunk_size=rows, maintain_order=True)
+        )
+        for batch in batches:
             empty = False
             yield batch
     except pl.exceptions.PolarsError as exc:
@@ -95,13 +117,43 @@ def _checksum(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _scan(path: Path) -> pl.LazyFrame:
-    with path.open("rb") as fh:
-        head = fh.read(4096)
+def _x12_input(path: Path, kind: InputKind, checksum: str) -> RawInput:
+    """An X12 837P file: its service lines as rows of a claims export."""
+    if kind.name != "claims":
+        raise UsageError(f"{path}: an X12 837P file holds claims, not {kind.name}")
+    try:
+        x12.check_header(path)
+    except x12.NotX12Error as exc:
+        raise UsageError(f"{path}: not a readable X12 file: {exc}") from None
+
+    def batches(rows: int) -> Iterator[pl.DataFrame]:
+        try:
+            for lines in x12.read_lines(path, rows):
+                if lines.height:
+                    yield _x12_rows(lines.lazy(), path, kind).collect()
+        except x12.NotX12Error as exc:
+            raise UsageError(f"{path}: not a readable X12 file: {exc}") from None
+
+    empty = _x12_rows(pl.LazyFrame(schema=x12.SCHEMA), path, kind)
+    return RawInput(path=path, kind=kind, checksum=checksum, frame=empty, reader=batches)
+
+
+def _x12_rows(lines: pl.LazyFrame, path: Path, kind: InputKind) -> pl.LazyFrame:
+    return lines.select(
+        pl.col(x12.SEGMENT).alias(ROW_NUMBER),
+        *(_clean_text(c) for c in kind.columns),
+        pl.col(x12.PROBLEM_COLUMN).alias(SET_ASIDE_COLUMN),
+        pl.col(x12.PROBLEM_VALUE).alias(SET_ASIDE_VALUE),
+        pl.col(x12.PROBLEM_REASON).alias(SET_ASIDE_REASON),
+        pl.lit(str(path)).alias(SOURCE_FILE),
+    )
+
+
+def _scan(path: Path, head: bytes) -> pl.LazyFrame:
     if head.startswith(PARQUET_MAGIC):
         return _scan_parquet(path)
     if b"\x00" in head:
-        raise UsageError(f"{path}: not a CSV or Parquet file")
+        raise UsageError(f"{path}: not a CSV, Parquet or X12 837P file")
     return _scan_csv(path)
 
 
@@ -183,8 +235,18 @@ def _canonical_columns(
             _clean_text(c) if c in present else pl.lit(None, pl.String).alias(c)
             for c in kind.columns
         ),
-        REPEATED_HEADER,
+        *_repeated_header(kind),
     )
+
+
+def _repeated_header(kind: InputKind) -> list[pl.Expr]:
+    """A row repeating the header is set aside, against the first required column."""
+    marked, column = pl.col(REPEATED_HEADER), kind.required[0]
+    return [
+        pl.when(marked).then(pl.lit(column)).alias(SET_ASIDE_COLUMN),
+        pl.when(marked).then(_clean_text(column)).alias(SET_ASIDE_VALUE),
+        pl.when(marked).then(pl.lit(REPEATED_HEADER_REASON)).alias(SET_ASIDE_REASON),
+    ]
 
 
 def _as_written(header: str, headers: list[str]) -> str:

@@ -1,8 +1,9 @@
 """Validate: check each export against its declared schema and set bad rows aside.
 
 A row with any failing value is rejected whole, with one reject record per failing
-column and reason; every other row goes on, typed. A row that repeats the header is
-rejected with that one reason. Nothing is dropped silently: rows read = rows accepted +
+column and reason; every other row goes on, typed. A row set aside while reading (a
+header repeated among the rows, an X12 claim or envelope that failed its check) is
+rejected with the one reason given then. Nothing is dropped silently: rows read = rows accepted +
 rows rejected, for every batch (and so every file).
 """
 
@@ -14,7 +15,15 @@ import pandera.polars as pa
 import polars as pl
 
 from pipeline.columns import CLAIMS, MODIFIER_COLUMNS
-from pipeline.ingest import REPEATED_HEADER, ROW_NUMBER, SOURCE_FILE, RawInput
+from pipeline.ingest import (
+    ROW_NUMBER,
+    SET_ASIDE,
+    SET_ASIDE_COLUMN,
+    SET_ASIDE_REASON,
+    SET_ASIDE_VALUE,
+    SOURCE_FILE,
+    RawInput,
+)
 from pipeline.schemas import (
     CLAIMS_SCHEMA,
     LIST_SEPARATOR,
@@ -34,7 +43,6 @@ REJECT_COLUMNS = {
     "reason": pl.String,
 }
 MISSING_REASON = "required value is missing"
-REPEATED_HEADER_REASON = "the header row again, among the data (exports joined together?)"
 # A value longer than this is cut in rejects.csv: a 1 MB cell would swamp the file and
 # the report, and its first characters show what it is.
 SHOWN_VALUE_CHARS = 200
@@ -54,9 +62,9 @@ class Validated:
 
 def validate(raw: RawInput, batch: pl.DataFrame) -> Validated:
     schema = CLAIMS_SCHEMA if raw.kind is CLAIMS else TIMELOGS_SCHEMA
-    repeated = batch.get_column(REPEATED_HEADER)
-    headers = batch.filter(repeated)
-    frame = batch.filter(~repeated).drop(REPEATED_HEADER)
+    aside = batch.get_column(SET_ASIDE_REASON).is_not_null()
+    set_aside = batch.filter(aside)
+    frame = batch.filter(~aside).drop(SET_ASIDE)
     checked = with_parsed(frame, schema)
     failures = _failures(schema, checked)
     rejected_rows = failures.get_column("index").unique()
@@ -67,11 +75,11 @@ def validate(raw: RawInput, batch: pl.DataFrame) -> Validated:
         source=raw,
         rows_read=batch.height,
         accepted=typed,
-        rejects=pl.concat(
-            [_reject_records(frame, failures), _repeated_header_records(headers, raw)]
-        ).sort("row_number", "column"),
+        rejects=pl.concat([_reject_records(frame, failures), _set_aside_records(set_aside)]).sort(
+            "row_number", "column"
+        ),
     )
-    assert result.rows_read == typed.height + rejected_rows.len() + headers.height, (
+    assert result.rows_read == typed.height + rejected_rows.len() + set_aside.height, (
         "rows lost in validation"
     )
     return result
@@ -122,15 +130,14 @@ def _reject_records(frame: pl.DataFrame, failures: pl.DataFrame) -> pl.DataFrame
     )
 
 
-def _repeated_header_records(headers: pl.DataFrame, raw: RawInput) -> pl.DataFrame:
-    """One record per repeated header row, against the export's first required column."""
-    column = raw.kind.required[0]
-    return headers.select(
+def _set_aside_records(rows: pl.DataFrame) -> pl.DataFrame:
+    """One record per row set aside while reading, as ingest described it."""
+    return rows.select(
         pl.col(SOURCE_FILE).alias("source_file"),
         pl.col(ROW_NUMBER).cast(pl.Int64).alias("row_number"),
-        pl.lit(column).alias("column"),
-        pl.col(column).alias("value"),
-        pl.lit(REPEATED_HEADER_REASON).alias("reason"),
+        pl.col(SET_ASIDE_COLUMN).alias("column"),
+        _shown(pl.col(SET_ASIDE_VALUE)),
+        pl.col(SET_ASIDE_REASON).alias("reason"),
     )
 
 

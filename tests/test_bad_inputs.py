@@ -14,8 +14,8 @@ import polars as pl
 import pytest
 
 from pipeline.columns import CLAIMS, TIMELOGS
+from pipeline.ingest import REPEATED_HEADER_REASON
 from pipeline.schemas import UTF8_CHECK
-from pipeline.validate import REPEATED_HEADER_REASON
 from tests.conftest import back_to_back, claim, csv_bytes, segment, write_csv
 
 GOOD_CLAIMS = [
