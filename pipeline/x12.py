@@ -148,6 +148,9 @@ def _segments(path: Path) -> Iterator[tuple[Delimiters, int, list[str]]]:
             if not start:
                 return
             if start.startswith("ISA"):
+                if len(start) <= ISA_LENGTH and not eof:
+                    short = True  # read on: the header is cut by the end of the chunk
+                    continue
                 delimiters = Delimiters.of(start[:ISA_LENGTH], number + 1)
                 buffer = start
             elif delimiters is None:
