@@ -47,13 +47,15 @@ sample: $(STAMP)
 # Time the whole audit against a bare DuckDB load of the same files, on generated
 # exports (kept in bench/data/, made on first use); writes bench/RESULTS.md.
 # make bench SIZES="100k 1m" FORMATS=parquet REPEAT=1 (10M runs REPEAT_LARGE times, minutes each)
+# make bench SIZES="100k 1m" FORMATS=837p RESULTS=bench/RESULTS-837p.md (claims as X12 837P)
 SIZES ?= 100k 1m 10m
 FORMATS ?= csv parquet
 REPEAT ?= 3
 REPEAT_LARGE ?= 1
+RESULTS ?= bench/RESULTS.md
 .PHONY: bench
 bench: $(STAMP)
-	$(PY) -m bench.run --sizes $(SIZES) --formats $(FORMATS) --repeat $(REPEAT) --repeat-large $(REPEAT_LARGE)
+	$(PY) -m bench.run --sizes $(SIZES) --formats $(FORMATS) --repeat $(REPEAT) --repeat-large $(REPEAT_LARGE) --results $(RESULTS)
 
 clean:
 	rm -rf $(OUT) .pytest_cache .ruff_cache

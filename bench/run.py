@@ -2,13 +2,15 @@
 bare DuckDB load of the same files, with peak memory and the planted problems scored.
 
     python -m bench.run --sizes 100k 1m 10m --formats csv parquet --repeat 3
+    python -m bench.run --sizes 100k 1m --formats 837p --results bench/RESULTS-837p.md
 
 For each size the exports are generated into bench/data/<size>/ unless a complete set
 (its manifest.json) is there already. Then, for each format and each repeat, two
 subprocesses run one after the other, on a fresh DuckDB file each:
 
 - the bare load, `python -m bench.bareload`: CREATE TABLE ... AS SELECT * FROM
-  read_csv(...) / read_parquet(...) for the claims and the time logs;
+  read_csv(...) / read_parquet(...) for the claims and the time logs (for 837p, of the
+  same claims as CSV: DuckDB reads no X12);
 - the audit, `python -m pipeline audit --claims ... --timelogs ... --out ... --db ...
   --quiet`, exactly as a user runs it.
 
@@ -48,11 +50,13 @@ import polars as pl
 from bench.cases import PLANTED_CASES
 from bench.scale import CHECK_LIMIT, SIZES, generator_fingerprint, parse_size
 from bench.synth import DEFAULT_SEED
+from bench.x12 import write_837p
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
 RESULTS = ROOT / "bench" / "RESULTS.md"
-FORMATS = ("csv", "parquet")
+FORMATS = ("csv", "parquet", "837p")
+X12 = "837p"  # the claims as an X12 837P file, beside the time logs as CSV
 MATCH_KEY = ["rule_id", "claim_id", "line_number", "cpt_code"]
 PLANTED_RULES = sorted({e.rule_id for case in PLANTED_CASES for e in case.expected})
 GIB = 1024**3
@@ -132,7 +136,29 @@ def ensure_data(lines: int, seed: int, data: Path) -> dict[str, Any]:
 
 
 def inputs(folder: Path, fmt: str) -> tuple[Path, Path]:
+    if fmt == X12:
+        return ensure_837p(folder), folder / "timelogs.csv"
     return folder / f"claims.{fmt}", folder / f"timelogs.{fmt}"
+
+
+def ensure_837p(folder: Path) -> Path:
+    """claims.csv written as 837P on first use, with each row's LX segment number (the
+    row numbers its rejects carry)."""
+    path = folder / "claims.837p"
+    if not path.is_file():
+        print(f"writing {path} ...", flush=True)
+        rows = pl.read_csv(folder / "claims.csv", infer_schema=False)
+        written = write_837p(rows)
+        pl.DataFrame(
+            {
+                "row_number": pl.int_range(1, rows.height + 1, eager=True),
+                "segment": written.line_segments,
+            }
+        ).write_parquet(folder / "claims.837p.segments.parquet")
+        partial = path.with_suffix(".partial")
+        partial.write_text(written.text, encoding="utf-8")
+        partial.rename(path)
+    return path
 
 
 # --------------------------------------------------------------------------- scoring
@@ -164,7 +190,7 @@ class Score:
         return self.rejects_expected == self.rejects_found == self.rejects_matched
 
 
-def score(out: Path, folder: Path) -> Score:
+def score(out: Path, folder: Path, fmt: str) -> Score:
     expected = _finding_keys(pl.read_parquet(folder / "expected_findings.parquet"))
     all_found = pl.read_parquet(out / "findings.parquet")
     found = _finding_keys(all_found.filter(pl.col("rule_id").is_in(PLANTED_RULES)))
@@ -179,7 +205,7 @@ def score(out: Path, folder: Path) -> Score:
     }
     others = all_found.filter(~pl.col("rule_id").is_in(PLANTED_RULES)).group_by("rule_id").len()
     rejects = _reject_keys(pl.read_csv(out / "rejects.csv", infer_schema=False))
-    expected_rejects = _reject_keys(pl.read_parquet(folder / "expected_rejects.parquet"))
+    expected_rejects = _reject_keys(_expected_rejects(folder, fmt))
     return Score(
         expected=expected.height,
         found=found.height,
@@ -189,6 +215,23 @@ def score(out: Path, folder: Path) -> Score:
         rejects_expected=expected_rejects.height,
         rejects_found=rejects.height,
         rejects_matched=rejects.join(expected_rejects, on=list(rejects.columns), how="semi").height,
+    )
+
+
+def _expected_rejects(folder: Path, fmt: str) -> pl.DataFrame:
+    """The planted bad rows; in the 837P file, a claim row is numbered by its segment."""
+    expected = pl.read_parquet(folder / "expected_rejects.parquet")
+    if fmt != X12:
+        return expected
+    segments = pl.read_parquet(folder / "claims.837p.segments.parquet")
+    claims = expected.filter(pl.col("file") == "claims.csv").join(segments, on="row_number")
+    return pl.concat(
+        [
+            claims.select(pl.lit("claims.837p").alias("file"), "segment", "column").rename(
+                {"segment": "row_number"}
+            ),
+            expected.filter(pl.col("file") != "claims.csv"),
+        ]
     )
 
 
@@ -235,7 +278,7 @@ def run_case(manifest: dict[str, Any], folder: Path, fmt: str, repeat: int, work
         shutil.rmtree(run_dir, ignore_errors=True)
         run_dir.mkdir(parents=True)
         print(f"  {case.size} {fmt} run {attempt}/{repeat}: bare load ...", end="", flush=True)
-        _bare_load(case, claims, timelogs, run_dir)
+        _bare_load(case, folder / "claims.csv" if fmt == X12 else claims, timelogs, run_dir)
         print(" audit ...", end="", flush=True)
         _audit(case, claims, timelogs, run_dir, folder)
         audit = f"{case.audit[-1].seconds:.1f} s" if case.audit else "failed"
@@ -269,7 +312,7 @@ def _audit(case: Case, claims: Path, timelogs: Path, run_dir: Path, folder: Path
     case.audit.append(measured)
     summary = json.loads((out / "summary.json").read_text())
     case.stages.append(summary.get("timings") or [])
-    case.score = score(out, folder)
+    case.score = score(out, folder, case.fmt)
 
 
 # ---------------------------------------------------------------------------- figures

@@ -52,7 +52,7 @@ def test_the_audit_finds_exactly_the_planted_problems_in_the_csv(bench_data: Pat
     args = ["audit", "--claims", str(bench_data / "claims.csv")]
     args += ["--timelogs", str(bench_data / "timelogs.csv"), "--out", str(tmp_path / "out")]
     assert pipeline_main([*args, "--db", str(tmp_path / "audit.duckdb"), "--quiet"]) == 0
-    score = run.score(tmp_path / "out", bench_data)
+    score = run.score(tmp_path / "out", bench_data, "csv")
     assert score.expected > 0
     assert (score.precision, score.recall) == (1.0, 1.0)
     assert score.rejects_exact
@@ -69,3 +69,14 @@ def test_the_runner_scores_the_parquet_audit_and_reports(bench_data: Path, tmp_p
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[-3:] == ["1.0000", "1.0000", "exact"]  # precision, recall, rejects
     assert not list((bench_data.parent / "runs").rglob("*.duckdb"))  # stores are removed
+
+
+def test_the_runner_scores_the_837p_audit(bench_data: Path, tmp_path: Path):
+    """The same claims as X12 837P: the same planted problems, the bad rows rejected at
+    their LX segments."""
+    results = tmp_path / "RESULTS.md"
+    args = ["--sizes", run.size_label(LINES), "--formats", "837p", "--repeat", "1"]
+    assert run.main([*args, "--data", str(bench_data.parent), "--results", str(results)]) == 0
+    row = next(line for line in results.read_text().splitlines() if "| 2k | 837p | 1," in line)
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[-3:] == ["1.0000", "1.0000", "exact"]  # precision, recall, rejects
