@@ -153,7 +153,7 @@ def _scan(path: Path, head: bytes) -> pl.LazyFrame:
     if head.startswith(PARQUET_MAGIC):
         return _scan_parquet(path)
     if b"\x00" in head:
-        raise UsageError(f"{path}: not a CSV, Parquet or X12 837P file")
+        raise UsageError(f"{path}: not a CSV or Parquet file")
     return _scan_csv(path)
 
 
