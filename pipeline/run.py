@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline import store
+from pipeline import loaded, store
 from pipeline.audit import flag as run_rules
 from pipeline.catalog import load_catalog
 from pipeline.columns import CLAIMS, TIMELOGS
@@ -36,7 +36,8 @@ def load(claims: list[Path], timelogs: list[Path], db: Path, config: Config) -> 
     Every file's header is checked before the store is opened, so a missing file or
     column stops the run with the store untouched. Files are then read and validated a
     batch at a time (memory holds one batch, not a file) and stored, all inside one
-    transaction: a file that fails half-way rolls the whole load back.
+    transaction: a file that fails half-way rolls the whole load back. A file whose
+    content the store already holds is skipped (pipeline/loaded.py).
     """
     started = datetime.now(UTC).replace(microsecond=0)
     timer = StageTimer()
@@ -51,7 +52,8 @@ def load(claims: list[Path], timelogs: list[Path], db: Path, config: Config) -> 
             "INSERT INTO runs (run_id, started_at, config_source) VALUES (?, ?, ?)",
             [run_id, started.replace(tzinfo=None), config.source],
         )
-        tallies = [_load_input(con, run_id, raw, config, timer) for raw in inputs]
+        tallies = [_take_input(con, run_id, raw, config, timer) for raw in inputs]
+        store.scope_of_inputs(con, run_id)
         timer.save(con, run_id)
         con.execute("UPDATE runs SET loaded_at = now() WHERE run_id = ?", [run_id])
         con.execute("COMMIT")
@@ -59,10 +61,13 @@ def load(claims: list[Path], timelogs: list[Path], db: Path, config: Config) -> 
         con.close()
     read = sum(t.read for t in tallies)
     rejected = sum(t.rejected for t in tallies)
+    skipped = sum(t.skipped for t in tallies)
     log.info(
-        "load: run %s: %d files, %d rows read, %d accepted, %d rejected",
+        "load: run %s: %d files (%d already loaded, skipped), %d rows read, %d accepted, "
+        "%d rejected",
         run_id,
         len(inputs),
+        skipped,
         read,
         read - rejected,
         rejected,
@@ -70,6 +75,7 @@ def load(claims: list[Path], timelogs: list[Path], db: Path, config: Config) -> 
             stage="load",
             run_id=run_id,
             files=len(inputs),
+            files_skipped=skipped,
             rows_read=read,
             rows_accepted=read - rejected,
             rows_rejected=rejected,
@@ -125,11 +131,40 @@ class _Tally:
 
     read: int = 0
     rejected: int = 0
+    skipped: bool = False
+
+
+def _take_input(
+    con: duckdb.DuckDBPyConnection, run_id: str, raw: RawInput, config: Config, timer: StageTimer
+) -> _Tally:
+    """Load one export, or skip it when the store already holds exactly this content:
+    then no row is read, and the file still brings its claims to the run's scope."""
+    earlier = loaded.history(con, raw)
+    note = earlier.note(str(raw.path))
+    if note:
+        log.info(
+            "load: %s: %s",
+            raw.path,
+            note,
+            extra=fields(
+                stage="load",
+                file=str(raw.path),
+                skipped=earlier.skipped,
+                loaded_in_run=earlier.loaded_in_run,
+                previous_version_run=earlier.previous_version_run,
+            ),
+        )
+    if earlier.skipped:
+        tally, counts = _Tally(skipped=True), store.LoadCounts(new=0, changed=0)
+    else:
+        tally, counts = _load_input(con, run_id, raw, config, timer)
+    _record_input(con, run_id, raw, tally, counts, earlier)
+    return tally
 
 
 def _load_input(
     con: duckdb.DuckDBPyConnection, run_id: str, raw: RawInput, config: Config, timer: StageTimer
-) -> _Tally:
+) -> tuple[_Tally, store.LoadCounts]:
     """Validate one export batch by batch into the staging table, then store it whole."""
     kind, source = raw.kind, str(raw.path)
     tally = _Tally()
@@ -150,23 +185,38 @@ def _load_input(
         tally.rejected += store.reject_repeated_keys(con, kind, source, run_id)
         table = "claim_lines" if kind is CLAIMS else "time_segments"
         counts = store.upsert(con, table, kind.key, run_id)
-        store.record_scope(con, run_id, with_claims=kind is CLAIMS)
+        store.record_input_scope(con, raw.checksum, with_claims=kind is CLAIMS)
         store.unstage(con)
+    return tally, counts
+
+
+def _record_input(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    raw: RawInput,
+    tally: _Tally,
+    counts: store.LoadCounts,
+    earlier: loaded.History,
+) -> None:
     con.execute(
-        "INSERT INTO run_inputs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO run_inputs (run_id, kind, source_file, checksum, rows_read, rows_accepted, "
+        "rows_rejected, rows_new, rows_changed, status, loaded_in_run, previous_version_run) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             run_id,
-            kind.name,
-            source,
+            raw.kind.name,
+            str(raw.path),
             raw.checksum,
             tally.read,
             tally.read - tally.rejected,
             tally.rejected,
             counts.new,
             counts.changed,
+            loaded.SKIPPED if tally.skipped else loaded.LOADED,
+            earlier.loaded_in_run,
+            earlier.previous_version_run,
         ],
     )
-    return tally
 
 
 def _open_existing(db: Path, config: Config) -> duckdb.DuckDBPyConnection:

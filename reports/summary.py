@@ -1,6 +1,7 @@
 """summary.json: the run in numbers, for scripts and for the report's summary.
 
-Rows read, accepted and rejected per input (with checksums), findings and dollars per
+Rows read, accepted and rejected per input (with checksums, and whether the file was
+loaded or skipped as already loaded), findings and dollars per
 rule with each rule's status, the audited period, run times and the versions of the
 rule catalog and reference data. It names no patient.
 """
@@ -15,6 +16,7 @@ import duckdb
 import polars as pl
 
 from pipeline.catalog import Catalog
+from pipeline.loaded import SKIPPED, History
 from pipeline.store import first_row, frame
 
 
@@ -30,7 +32,8 @@ def build_summary(
     inputs = frame(
         con,
         "SELECT kind, source_file, checksum, rows_read, rows_accepted, rows_rejected, rows_new, "
-        "rows_changed FROM run_inputs WHERE run_id = $run_id ORDER BY kind, source_file",
+        "rows_changed, coalesce(status, 'loaded') AS status, loaded_in_run, previous_version_run "
+        "FROM run_inputs WHERE run_id = $run_id ORDER BY kind, source_file",
         params,
     )
     results = {
@@ -75,12 +78,10 @@ def build_summary(
         "flagged_at": run[2],
         "reported_at": datetime.now(UTC).replace(tzinfo=None),
         "config": run[3],
-        "inputs": [
-            {**row, "reconciled": row["rows_read"] == row["rows_accepted"] + row["rows_rejected"]}
-            for row in inputs.rename({"source_file": "file", "checksum": "sha256"}).to_dicts()
-        ],
+        "inputs": [_input(row) for row in inputs.to_dicts()],
         "totals": {
             **totals,
+            "files_skipped": int((inputs["status"] == SKIPPED).sum()),
             "reconciled": totals["rows_read"] == totals["rows_accepted"] + totals["rows_rejected"],
         },
         "audited": {
@@ -112,6 +113,23 @@ def build_summary(
             "rule_catalog": catalog.version,
             "reference": references,
         },
+    }
+
+
+def _input(row: dict[str, Any]) -> dict[str, Any]:
+    """One input file: its rows (none read for a skipped file) and what earlier loads
+    make of it."""
+    history = History(row.pop("loaded_in_run"), row.pop("previous_version_run"))
+    source_file = row.pop("source_file")
+    return {
+        "kind": row.pop("kind"),
+        "file": source_file,
+        "sha256": row.pop("checksum"),
+        **row,
+        "reconciled": row["rows_read"] == row["rows_accepted"] + row["rows_rejected"],
+        "loaded_in_run": history.loaded_in_run,
+        "previous_version_run": history.previous_version_run,
+        "note": history.note(source_file),
     }
 
 
