@@ -1,9 +1,10 @@
 """summary.json: the run in numbers, for scripts and for the report's summary.
 
 Rows read, accepted and rejected per input (with checksums, and whether the file was
-loaded or skipped as already loaded), findings and dollars per
-rule with each rule's status, the audited period, run times and the versions of the
-rule catalog and reference data. It names no patient.
+loaded or skipped as already loaded), findings and dollars per rule with each rule's
+status, the findings new, still open and no longer present since earlier runs, the
+audited period, run times and the versions of the rule catalog and reference data. It
+names no patient.
 """
 
 from __future__ import annotations
@@ -16,12 +17,17 @@ import duckdb
 import polars as pl
 
 from pipeline.catalog import Catalog
+from pipeline.changes import Changes
 from pipeline.loaded import SKIPPED, History
 from pipeline.store import first_row, frame
 
 
 def build_summary(
-    con: duckdb.DuckDBPyConnection, run_id: str, catalog: Catalog, findings: pl.DataFrame
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    catalog: Catalog,
+    findings: pl.DataFrame,
+    changes: Changes,
 ) -> dict[str, Any]:
     params = {"run_id": run_id}
     run = first_row(
@@ -107,6 +113,7 @@ def build_summary(
                 for rule in catalog.rules
             },
         },
+        "changes": changes.counts(findings),
         "timings": timings,
         "versions": {
             "ptaudit": metadata.version("ptaudit") if _installed() else "source",

@@ -9,7 +9,9 @@ import json
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
+from markupsafe import escape
 
 from pipeline.cli import main
 from tests.conftest import back_to_back, claim, write_csv
@@ -19,19 +21,21 @@ PATIENT = "PATIENT-5521"
 SEGMENTS = back_to_back(("97110", 23), ("97140", 15), patient=PATIENT)
 
 
-def billed(units_97110: int, **fields) -> list[dict]:
+def billed(units_97110: int, patient: str = PATIENT, **fields) -> list[dict]:
     return [
-        claim("97110", units_97110, patient=PATIENT, **fields),
-        claim("97140", 1, line=2, patient=PATIENT, **fields),
+        claim("97110", units_97110, patient=patient, **fields),
+        claim("97140", 1, line=2, patient=patient, **fields),
     ]
 
 
 OVERBILLED = billed(3)
 
 
-def audit(tmp_path: Path, claims: list[Path], timelogs: list[Path], *extra: str) -> dict:
+def audit(
+    tmp_path: Path, claims: list[Path], timelogs: list[Path], *extra: str, out: str = "out"
+) -> dict:
     """One nightly audit on the shared store; its summary.json."""
-    out = tmp_path / "out"
+    out = tmp_path / out
     args = ["audit", "--claims", *map(str, claims), "--timelogs", *map(str, timelogs)]
     code = main([*args, "--db", str(tmp_path / "store.duckdb"), "--out", str(out), *extra])
     assert code == 0
@@ -40,6 +44,10 @@ def audit(tmp_path: Path, claims: list[Path], timelogs: list[Path], *extra: str)
 
 def by_file(summary: dict) -> dict[str, dict]:
     return {Path(i["file"]).name: i for i in summary["inputs"]}
+
+
+def findings(tmp_path: Path, out: str = "out") -> pl.DataFrame:
+    return pl.read_csv(tmp_path / out / "findings.csv", infer_schema=False)
 
 
 def loaded_run_ids(db: Path) -> set[str]:
@@ -55,7 +63,7 @@ def night1(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_exports_loaded_before_are_skipped_unread_and_still_reported(tmp_path, night1, capsys):
     first = audit(tmp_path, [night1[0]], [night1[1]], "--quiet")
-    first_findings = (tmp_path / "out" / "findings.csv").read_text()
+    first_findings = findings(tmp_path)
     second = audit(tmp_path, [night1[0]], [night1[1]], "--log-json")
 
     for name, source in by_file(second).items():
@@ -69,7 +77,10 @@ def test_exports_loaded_before_are_skipped_unread_and_still_reported(tmp_path, n
     assert not [t for t in second["timings"] if t["stage"].startswith("load:")]
     assert loaded_run_ids(tmp_path / "store.duckdb") == {first["run_id"]}
     # The skipped files' claims are still the run's: the same findings, the same ids.
-    assert (tmp_path / "out" / "findings.csv").read_text() == first_findings
+    second_findings = findings(tmp_path)
+    assert second_findings.drop("status").equals(first_findings.drop("status"))
+    assert first_findings["status"].to_list() == ["new"]
+    assert second_findings["status"].to_list() == ["still_open"]
     assert second["findings"]["total"] == first["findings"]["total"] == 1
     assert second["audited"] == first["audited"]
 
@@ -154,3 +165,138 @@ def test_a_store_from_before_inputs_were_compared_still_loads_its_files(tmp_path
     source = by_file(summary)["claims.csv"]
     assert (source["status"], source["note"], source["rows_read"]) == ("loaded", None, 2)
     assert summary["findings"]["total"] == 1
+
+
+# Three nights on one store. Night 1: C1 overbills (3 units of 97110 on 23 minutes),
+# so do C3 and C5, and the provider's one-on-one minutes overlap across two patients
+# (a finding on a patient-day, with no claim line). Night 2: a replacement of C1 bills what
+# the minutes support, C3 comes again unchanged (C5 does not come), the time log comes
+# again, and C4 bills a code no time log documents (and leaves the logged code
+# unbilled). Night 3: night 1's files again.
+HOSTILE = "<b>P1</b>"
+NIGHT2 = "2025-10-07"
+
+
+def night1_rows() -> tuple[list[dict], list[dict]]:
+    claims = [
+        *billed(3, patient=HOSTILE, claim_id="C1"),
+        claim("97110", 3, claim_id="C3", patient="P3"),
+        claim("97110", 3, claim_id="C5", patient="P5"),
+    ]
+    timelogs = [
+        *back_to_back(("97110", 23), ("97140", 15), patient=HOSTILE),
+        *back_to_back(("97110", 23), patient="P3", start="10:00"),
+        *back_to_back(("97110", 30), patient="P5", start="08:30"),
+    ]
+    return claims, timelogs
+
+
+def night2_rows() -> tuple[list[dict], list[dict]]:
+    claims = [
+        *billed(2, patient=HOSTILE, claim_id="C1", frequency="7"),
+        claim("97110", 3, claim_id="C3", patient="P3"),
+        claim("97110", 1, claim_id="C4", patient="P4", date=NIGHT2),
+    ]
+    timelogs = [*night1_rows()[1], *back_to_back(("97140", 15), patient="P4", date=NIGHT2)]
+    return claims, timelogs
+
+
+@pytest.fixture
+def nights(tmp_path: Path) -> list[tuple[dict, pl.DataFrame]]:
+    """Each night's summary.json and findings.csv (in out1, out2, out3)."""
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    files = [
+        (write_csv(exports / f"{n}-claims.csv", c), write_csv(exports / f"{n}-t.csv", t))
+        for n, (c, t) in (("n1", night1_rows()), ("n2", night2_rows()))
+    ]
+    results = []
+    for night, (claims, timelogs) in enumerate((*files, files[0]), 1):
+        summary = audit(tmp_path, [claims], [timelogs], "--quiet", out=f"out{night}")
+        results.append((summary, findings(tmp_path, f"out{night}")))
+    return results
+
+
+def statuses(found: pl.DataFrame) -> dict[tuple[str, str], str]:
+    return {
+        (row["rule_id"], row["claim_id"] or row["patient_id"]): row["status"]
+        for row in found.iter_rows(named=True)
+    }
+
+
+def test_findings_are_new_still_open_or_no_longer_present_night_after_night(nights, tmp_path):
+    (first, found1), (second, found2), (third, found3) = nights
+
+    assert statuses(found1) == {
+        ("UNITS_OVERBILLED", "C1"): "new",
+        ("UNITS_OVERBILLED", "C3"): "new",
+        ("UNITS_OVERBILLED", "C5"): "new",
+        ("OVERLAP_ONE_ON_ONE", HOSTILE): "new",
+    }
+    assert first["changes"]["compared_with"] == []
+    assert (first["changes"]["new"], first["changes"]["no_longer_present"]) == (4, 0)
+
+    # Night 2: C1's replacement fixed its units; C3 and the overlap are as they were;
+    # C5, not in this night's files, is neither reported nor gone;
+    # C4's code has no time log, and its logged 97140 went unbilled.
+    assert statuses(found2) == {
+        ("UNITS_OVERBILLED", "C3"): "still_open",
+        ("OVERLAP_ONE_ON_ONE", HOSTILE): "still_open",
+        ("TIME_LOG_MISSING", "C4"): "new",
+        ("UNITS_UNDERBILLED", "C4"): "new",
+    }
+    changes = second["changes"]
+    assert changes["compared_with"] == [first["run_id"]]
+    assert (changes["new"], changes["still_open"], changes["no_longer_present"]) == (2, 2, 1)
+    assert changes["by_rule"]["UNITS_OVERBILLED"] == {
+        "new": 0,
+        "still_open": 1,
+        "no_longer_present": 1,
+    }
+    assert changes["by_rule"]["TIME_LOG_MISSING"]["new"] == 1
+
+    # Night 3, night 1's files again (skipped, same scope): C1 is judged by its
+    # replacement and compared with night 2, which covered it last; C5 with night 1.
+    assert {i["status"] for i in third["inputs"]} == {"skipped"}
+    assert statuses(found3) == {
+        ("UNITS_OVERBILLED", "C3"): "still_open",
+        ("UNITS_OVERBILLED", "C5"): "still_open",
+        ("OVERLAP_ONE_ON_ONE", HOSTILE): "still_open",
+    }
+    assert third["changes"]["compared_with"] == [first["run_id"], second["run_id"]]
+    assert third["changes"]["no_longer_present"] == 0
+
+
+def test_the_report_lists_the_findings_no_longer_present_escaped(nights, tmp_path):
+    (first, found1), _, _ = nights
+    html = (tmp_path / "out2" / "report.html").read_text()
+    start = html.index('<section id="changes">')
+    gone = html[html.index("<h3>No longer present</h3>", start) : html.index("</section>", start)]
+    (c1,) = found1.filter(pl.col("claim_id") == "C1").iter_rows(named=True)
+    assert gone.count("<tr class=") == 1
+    assert "C1 / 1" in gone and first["run_id"] in gone
+    assert "&lt;b&gt;P1&lt;/b&gt;" in gone and HOSTILE not in html
+    assert str(escape(c1["message"])) in gone
+
+
+def test_a_report_written_again_compares_the_same_and_status_is_the_last_column(nights, tmp_path):
+    (_, _), (second, found2), _ = nights
+    again = tmp_path / "again"
+    args = ["report", "--run-id", second["run_id"], "--out", str(again)]
+    assert main([*args, "--db", str(tmp_path / "store.duckdb"), "--quiet"]) == 0
+    assert pl.read_csv(again / "findings.csv", infer_schema=False).equals(found2)
+    assert json.loads((again / "summary.json").read_text())["changes"] == second["changes"]
+    assert found2.columns[-3:] == ["payer", "units_at_risk", "status"]
+    assert pl.read_parquet(again / "findings.parquet").columns == found2.columns
+
+
+def test_findings_no_longer_present_are_pseudonymized_too(nights, tmp_path, monkeypatch):
+    (_, _), (second, _), _ = nights
+    monkeypatch.setenv("PTAUDIT_PSEUDONYM_KEY", "a key for the test")
+    out = tmp_path / "pseudonymized"
+    args = ["report", "--run-id", second["run_id"], "--out", str(out), "--pseudonymize"]
+    assert main([*args, "--db", str(tmp_path / "store.duckdb"), "--quiet"]) == 0
+    html = (out / "report.html").read_text()
+    gone = html[html.index("<h3>No longer present</h3>") :]
+    assert "C1 / 1" in gone[: gone.index("</table>")]
+    assert "P1" not in html and "PX-" in gone[: gone.index("</table>")]
