@@ -18,6 +18,7 @@ from pipeline import reference
 from pipeline.catalog import RULES_DIR, SEVERITIES, Catalog, Rule, bind
 from pipeline.config import Config
 from pipeline.logs import fields
+from pipeline.scope import Scope
 from pipeline.store import first_row
 from pipeline.timing import StageTimer
 
@@ -105,7 +106,11 @@ class RuleResult:
 
 
 def flag(
-    con: duckdb.DuckDBPyConnection, run_id: str, config: Config, catalog: Catalog
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    config: Config,
+    catalog: Catalog,
+    scope: Scope | None = None,
 ) -> list[RuleResult]:
     timer = StageTimer()
     with timer.stage("flag: prepare reference and derived tables"):
@@ -114,6 +119,8 @@ def flag(
     con.execute("DELETE FROM findings WHERE run_id = $run_id", {"run_id": run_id})
     con.execute("DELETE FROM rule_results WHERE run_id = $run_id", {"run_id": run_id})
     con.execute("DELETE FROM run_reference WHERE run_id = $run_id", {"run_id": run_id})
+    # In the same transaction as the findings, so they always match the run's scope.
+    (scope or Scope()).write(con, run_id)
     results = []
     for rule in catalog.rules:
         with timer.stage(f"flag: {rule.id}"):

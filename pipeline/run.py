@@ -22,6 +22,7 @@ from pipeline.config import Config
 from pipeline.errors import UsageError
 from pipeline.ingest import RawInput, read_batches, read_inputs
 from pipeline.logs import fields
+from pipeline.scope import Scope
 from pipeline.timing import StageTimer
 from pipeline.validate import validate
 from reports.pseudonym import Pseudonymizer
@@ -84,20 +85,25 @@ def load(claims: list[Path], timelogs: list[Path], db: Path, config: Config) -> 
     return run_id
 
 
-def flag(db: Path, config: Config, run_id: str | None = None) -> str:
+def flag(db: Path, config: Config, run_id: str | None = None, scope: Scope | None = None) -> str:
+    """Run the rules; the findings kept are those in the scope (default: the run's files)."""
+    scope = scope or Scope()
     con = _open_existing(db, config)
     try:
         run_id = run_id or _latest_run(con, "loaded_at")
-        results = run_rules(con, run_id, config, load_catalog(config))
+        results = run_rules(con, run_id, config, load_catalog(config), scope)
     finally:
         con.close()
     found = sum(r.findings for r in results)
     log.info(
-        "flag: run %s: %d rules, %d findings",
+        "flag: run %s: %d rules, %d findings in scope %s",
         run_id,
         len(results),
         found,
-        extra=fields(stage="flag", run_id=run_id, rules=len(results), findings=found),
+        scope.stored,
+        extra=fields(
+            stage="flag", run_id=run_id, rules=len(results), findings=found, scope=scope.stored
+        ),
     )
     return run_id
 
@@ -108,7 +114,12 @@ def report(
     config: Config,
     run_id: str | None = None,
     pseudonyms: Pseudonymizer | None = None,
+    scope: Scope | None = None,
 ) -> str:
+    """Write the run's outputs. A scope other than the one the run was flagged for is
+    flagged first, since the store keeps the findings of the flagged scope only."""
+    if scope is not None:
+        run_id = _flagged_for(db, config, run_id, scope)
     con = _open_existing(db, config)
     try:
         run_id = run_id or _latest_run(con, "flagged_at")
@@ -122,6 +133,25 @@ def report(
         ", ".join(names),
         extra=fields(stage="report", run_id=run_id, outputs=names),
     )
+    return run_id
+
+
+def _flagged_for(db: Path, config: Config, run_id: str | None, scope: Scope) -> str:
+    con = _open_existing(db, config)
+    try:
+        run_id = run_id or _latest_run(con, "flagged_at")
+        flagged = Scope.of_run(con, run_id)
+    finally:
+        con.close()
+    if flagged != scope:
+        log.info(
+            "report: run %s was flagged for scope %s; flagging it for %s",
+            run_id,
+            flagged.stored,
+            scope.stored,
+            extra=fields(stage="report", run_id=run_id, scope=scope.stored),
+        )
+        flag(db, config, run_id, scope)
     return run_id
 
 

@@ -24,7 +24,9 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at TIMESTAMP NOT NULL,
     loaded_at TIMESTAMP,
     flagged_at TIMESTAMP,
-    config_source VARCHAR
+    config_source VARCHAR,
+    -- what the findings cover (pipeline/scope.py): inputs, since YYYY-MM-DD, all
+    scope VARCHAR
 );
 CREATE TABLE IF NOT EXISTS run_inputs (
     run_id VARCHAR NOT NULL,
@@ -147,6 +149,8 @@ ALTER TABLE time_segments DROP COLUMN IF EXISTS content_hash;
 ALTER TABLE run_inputs ADD COLUMN IF NOT EXISTS status VARCHAR;
 ALTER TABLE run_inputs ADD COLUMN IF NOT EXISTS loaded_in_run VARCHAR;
 ALTER TABLE run_inputs ADD COLUMN IF NOT EXISTS previous_version_run VARCHAR;
+-- ... and before a run's scope could be chosen (NULL: its files).
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS scope VARCHAR;
 
 -- The claim lines that are audited. A void (frequency 8) takes a claim out; a
 -- replacement (7) supersedes every original line of the same claim id. Neither

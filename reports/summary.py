@@ -1,10 +1,10 @@
 """summary.json: the run in numbers, for scripts and for the report's summary.
 
-Rows read, accepted and rejected per input (with checksums, and whether the file was
-loaded or skipped as already loaded), findings and dollars per rule with each rule's
-status, the findings new, still open and no longer present since earlier runs, the
-audited period, run times and the versions of the rule catalog and reference data. It
-names no patient.
+The scope the findings cover, rows read, accepted and rejected per input (with
+checksums, and whether the file was loaded or skipped as already loaded), findings and
+dollars per rule with each rule's status, the findings new, still open and no longer
+present since earlier runs, the audited period, run times and the versions of the rule
+catalog and reference data. It names no patient.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import polars as pl
 from pipeline.catalog import Catalog
 from pipeline.changes import Changes
 from pipeline.loaded import SKIPPED, History
+from pipeline.scope import Scope
 from pipeline.store import first_row, frame
 
 
@@ -30,6 +31,7 @@ def build_summary(
     changes: Changes,
 ) -> dict[str, Any]:
     params = {"run_id": run_id}
+    scope = Scope.of_run(con, run_id)
     run = first_row(
         con,
         "SELECT started_at, loaded_at, flagged_at, config_source FROM runs WHERE run_id = $run_id",
@@ -84,6 +86,7 @@ def build_summary(
         "flagged_at": run[2],
         "reported_at": datetime.now(UTC).replace(tzinfo=None),
         "config": run[3],
+        "scope": {"kind": scope.kind, "since": scope.since, "description": scope.describe()},
         "inputs": [_input(row) for row in inputs.to_dicts()],
         "totals": {
             **totals,

@@ -62,6 +62,7 @@ def _summary_sheet(
     audited = summary["audited"]
     facts = [
         ("Run", summary["run_id"]),
+        ("Scope", summary["scope"]["description"]),
         ("Service dates", f"{audited['first_service_date']} to {audited['last_service_date']}"),
         ("Claims / lines audited", f"{audited['claims']} / {audited['claim_lines']}"),
         ("Findings", summary["findings"]["total"]),

@@ -300,3 +300,83 @@ def test_findings_no_longer_present_are_pseudonymized_too(nights, tmp_path, monk
     gone = html[html.index("<h3>No longer present</h3>") :]
     assert "C1 / 1" in gone[: gone.index("</table>")]
     assert "P1" not in html and "PX-" in gone[: gone.index("</table>")]
+
+
+def report(tmp_path: Path, out: str, *extra: str) -> tuple[dict, pl.DataFrame, str]:
+    """`python -m pipeline report` on the nights' store: summary, findings, report.html."""
+    args = ["report", "--out", str(tmp_path / out), "--db", str(tmp_path / "store.duckdb")]
+    assert main([*args, "--quiet", *extra]) == 0
+    summary = json.loads((tmp_path / out / "summary.json").read_text())
+    return summary, findings(tmp_path, out), (tmp_path / out / "report.html").read_text()
+
+
+def keys(found: pl.DataFrame) -> set[tuple[str, str]]:
+    return set(statuses(found))
+
+
+def test_the_report_covers_the_whole_store_or_the_claims_since_a_date(nights, tmp_path):
+    (_, _), (second, found2), _ = nights
+    run = ("--run-id", second["run_id"])
+
+    everything, found_all, html = report(tmp_path, "all", *run, "--all")
+    assert everything["scope"] == {
+        "kind": "all",
+        "since": None,
+        "description": "every claim in the store",
+    }
+    assert "Scope: every claim in the store" in html
+    # C5 was only in night 1's files: the whole store brings it back, still open.
+    assert keys(found_all) == keys(found2) | {("UNITS_OVERBILLED", "C5")}
+    assert statuses(found_all)[("UNITS_OVERBILLED", "C5")] == "still_open"
+
+    since, found_since, html = report(tmp_path, "since", *run, "--since", NIGHT2)
+    assert (since["scope"]["kind"], since["scope"]["since"]) == ("since", NIGHT2)
+    assert f"Scope: claims served on or after {NIGHT2}, across the whole store" in html
+    # The same findings, with the same ids, as the whole store's on those days.
+    on_night2 = found_all.filter(pl.col("service_date") >= NIGHT2)
+    assert set(found_since["finding_id"]) == set(on_night2["finding_id"]) != set()
+    assert since["audited"]["first_service_date"] == NIGHT2
+
+    # A report with no scope option reports what the run was last flagged for; flag
+    # without one goes back to the run's files, and the same findings and statuses.
+    again, _, _ = report(tmp_path, "again", *run)
+    assert again["scope"]["kind"] == "since"
+    assert main(["flag", *run, "--db", str(tmp_path / "store.duckdb"), "--quiet"]) == 0
+    files, found_files, html = report(tmp_path, "files", *run)
+    assert files["scope"]["kind"] == "inputs"
+    assert "Scope: the claims and patient-days of this run&#39;s files" in html
+    assert found_files.equals(found2)
+
+
+def test_audit_since_a_date_reports_the_store_from_that_date(nights, tmp_path):
+    exports = tmp_path / "exports"
+    summary = audit(
+        tmp_path,
+        [exports / "n2-claims.csv"],
+        [exports / "n2-t.csv"],
+        "--quiet",
+        "--since",
+        "2025-10-01",
+        out="audit-since",
+    )
+    assert summary["scope"]["kind"] == "since"
+    found = findings(tmp_path, "audit-since")
+    assert ("UNITS_OVERBILLED", "C5") in keys(found)
+
+
+@pytest.mark.parametrize("value", ["2025-13-01", "10/01/2025", "20251001", "yesterday"])
+def test_a_bad_since_date_exits_2_with_one_line_before_any_work(tmp_path, capsys, value):
+    db = tmp_path / "store.duckdb"
+    args = ["audit", "--claims", "c.csv", "--timelogs", "t.csv", "--out", str(tmp_path / "o")]
+    assert main([*args, "--db", str(db), "--since", value]) == 2
+    assert capsys.readouterr().err == (
+        f"ptaudit: error: --since {value}: not a date; give it as YYYY-MM-DD\n"
+    )
+    assert not db.exists()
+
+
+def test_since_and_all_together_are_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["report", "--out", str(tmp_path), "--all", "--since", "2025-10-01"])
+    assert exit_.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
