@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline import reference
+from pipeline import progress, reference
 from pipeline.catalog import RULES_DIR, SEVERITIES, Catalog, Rule, bind
 from pipeline.config import Config
 from pipeline.logs import fields
@@ -113,6 +113,7 @@ def flag(
     scope: Scope | None = None,
 ) -> list[RuleResult]:
     timer = StageTimer()
+    progress.show("flag: preparing reference and derived tables")
     with timer.stage("flag: prepare reference and derived tables"):
         checksums = prepare(con, config, catalog)
     con.execute("BEGIN TRANSACTION")
@@ -122,7 +123,8 @@ def flag(
     # In the same transaction as the findings, so they always match the run's scope.
     (scope or Scope()).write(con, run_id)
     results = []
-    for rule in catalog.rules:
+    for number, rule in enumerate(catalog.rules, 1):
+        progress.show(f"flag: rule {number} of {len(catalog.rules)}: {rule.id}")
         with timer.stage(f"flag: {rule.id}"):
             results.append(_run_rule(con, run_id, rule))
     timer.save(con, run_id)

@@ -12,7 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-from pipeline import logs, run
+from pipeline import logs, progress, run
 from pipeline.config import load_config
 from pipeline.errors import UsageError
 from pipeline.scope import Scope
@@ -26,6 +26,7 @@ DEFAULT_DB = Path("ptaudit.duckdb")
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logs.configure(quiet=args.quiet, as_json=args.log_json)
+    progress.configure(quiet=args.quiet, as_json=args.log_json)
     try:
         config = load_config(args.config)
         # Checked before any work, so a missing key stops the run with nothing written.
@@ -42,8 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "report":
             run_id = run.report(args.db, args.out, config, run_id, pseudonyms, scope)
     except UsageError as exc:
+        progress.clear()
         _usage_error(str(exc), as_json=args.log_json)
         return EXIT_USAGE
+    finally:
+        progress.clear()
     print(run_id)
     return EXIT_OK
 

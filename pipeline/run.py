@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline import loaded, store
+from pipeline import loaded, progress, store
 from pipeline.audit import flag as run_rules
 from pipeline.catalog import load_catalog
 from pipeline.columns import CLAIMS, TIMELOGS
@@ -198,6 +198,8 @@ def _load_input(
     """Validate one export batch by batch into the staging table, then store it whole."""
     kind, source = raw.kind, str(raw.path)
     tally = _Tally()
+    shown = progress.FileProgress(f"load: {kind.name} {raw.path.name}", raw.path)
+    shown.read(0)
     batches = read_batches(raw, config.store["batch_rows"])
     while True:
         with timer.stage(f"load: read {kind.name}"):
@@ -211,6 +213,8 @@ def _load_input(
             store.add_rejects(con, run_id, item.rejects)
         tally.read += item.rows_read
         tally.rejected += item.rows_rejected
+        shown.read(tally.read)
+    progress.show(f"load: {kind.name} {raw.path.name}: storing {tally.read:,} rows")
     with timer.stage(f"load: store {kind.name}"):
         tally.rejected += store.reject_repeated_keys(con, kind, source, run_id)
         table = "claim_lines" if kind is CLAIMS else "time_segments"

@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipeline import progress
 from pipeline.catalog import Catalog
 from pipeline.changes import compare
 from pipeline.columns import FINDINGS_COLUMNS
@@ -46,6 +47,7 @@ def write_outputs(
 ) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
+    progress.show("report: comparing with earlier runs")
     changes = compare(con, run_id)
     findings = _findings(con, run_id).join(
         changes.status, on="finding_id", how="left", maintain_order="left"
@@ -60,6 +62,7 @@ def write_outputs(
     summary = build_summary(con, run_id, catalog, findings, changes)
     limits = page.Limits.from_config(config)
     # Evidence is looked up by the real ids, before any are replaced.
+    progress.show("report: evidence")
     with_evidence = page.first_per_rule(findings, limits.evidence_per_rule)
     found = evidence.collect(con, with_evidence, config, catalog)
     provider_units = measures.provider_units(con, run_id, findings)
@@ -70,6 +73,7 @@ def write_outputs(
         rejects = pseudonymize_rejects(rejects, pseudonyms)
         found = found.map(lambda rows: pseudonymize(rows, pseudonyms))
         log.info("report: patient ids pseudonymized in every output")
+    progress.show("report: report.html")
     html = page.render(
         summary,
         findings,
@@ -91,7 +95,11 @@ def write_outputs(
         "summary.json": lambda p: p.write_text(json.dumps(summary, indent=2, default=str) + "\n"),
         "report.html": lambda p: p.write_text(html, encoding="utf-8"),
     }
-    return [_write_atomically(out / name, writer) for name, writer in writers.items()]
+    written = []
+    for number, (name, writer) in enumerate(writers.items(), 1):
+        progress.show(f"report: writing {name} ({number} of {len(writers)})")
+        written.append(_write_atomically(out / name, writer))
+    return written
 
 
 def _write_atomically(path: Path, writer: Callable[[Path], None]) -> Path:
