@@ -47,12 +47,7 @@ class Scope:
             return cls(ALL)
         if since is None:
             return cls()
-        try:
-            if not ISO_DATE.fullmatch(since):
-                raise ValueError
-            return cls(SINCE, date.fromisoformat(since))
-        except ValueError:
-            raise UsageError(f"--since {since}: not a date; give it as YYYY-MM-DD") from None
+        return cls(SINCE, _day(since))
 
     @classmethod
     def of_run(cls, con: duckdb.DuckDBPyConnection, run_id: str) -> Scope:
@@ -95,6 +90,16 @@ class Scope:
         con.execute("DELETE FROM run_scope_days WHERE run_id = $run_id", {"run_id": run_id})
         con.execute(WIDE_CLAIMS, params)
         con.execute(WIDE_DAYS, params)
+
+
+def _day(text: str) -> date:
+    """A day written YYYY-MM-DD (fromisoformat alone takes 20251001 as well)."""
+    try:
+        if ISO_DATE.fullmatch(text):
+            return date.fromisoformat(text)
+    except ValueError:
+        pass  # the shape of a date, but no such day (2025-02-30)
+    raise UsageError(f"--since {text}: not a date; give it as YYYY-MM-DD")
 
 
 def _refuse_without_input_scopes(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
