@@ -60,7 +60,7 @@ BASELINE_OF = """
 """
 
 STATUS = f"""
-SELECT f.finding_id,
+SELECT DISTINCT f.finding_id,
     CASE WHEN p.finding_id IS NULL THEN '{NEW}' ELSE '{STILL_OPEN}' END AS status
 FROM findings AS f
 {BASELINE_OF.format(f="f")}
