@@ -380,3 +380,24 @@ def test_since_and_all_together_are_refused(tmp_path, capsys):
         main(["report", "--out", str(tmp_path), "--all", "--since", "2025-10-01"])
     assert exit_.value.code == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_a_run_from_before_input_scopes_is_not_widened(tmp_path, night1, capsys):
+    """A run loaded by an earlier version keeps its files' scope only in its scope rows
+    (its inputs have no status): --all would lose it for good, so it exits 2."""
+    first = audit(tmp_path, [night1[0]], [night1[1]], "--quiet")
+    db = tmp_path / "store.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute("UPDATE run_inputs SET status = NULL")
+    args = ["report", "--run-id", first["run_id"], "--out", str(tmp_path / "all"), "--all"]
+    assert main([*args, "--db", str(db), "--quiet"]) == 2
+    assert capsys.readouterr().err == (
+        f"ptaudit: error: run {first['run_id']} was loaded before each file's scope was kept; "
+        "audit its files again in a new run for --since or --all\n"
+    )
+    with duckdb.connect(str(db)) as con:
+        kept = con.execute(
+            "SELECT scope, (SELECT count(*) FROM findings), "
+            "(SELECT count(*) FROM run_scope_claims) FROM runs"
+        ).fetchall()
+    assert kept == [("inputs", 1, 1)], "the run is as it was"
