@@ -14,10 +14,11 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline import reference
+from pipeline import progress, reference
 from pipeline.catalog import RULES_DIR, SEVERITIES, Catalog, Rule, bind
 from pipeline.config import Config
 from pipeline.logs import fields
+from pipeline.scope import Scope
 from pipeline.store import first_row
 from pipeline.timing import StageTimer
 
@@ -105,17 +106,25 @@ class RuleResult:
 
 
 def flag(
-    con: duckdb.DuckDBPyConnection, run_id: str, config: Config, catalog: Catalog
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    config: Config,
+    catalog: Catalog,
+    scope: Scope | None = None,
 ) -> list[RuleResult]:
     timer = StageTimer()
+    progress.show("flag: preparing reference and derived tables")
     with timer.stage("flag: prepare reference and derived tables"):
         checksums = prepare(con, config, catalog)
     con.execute("BEGIN TRANSACTION")
     con.execute("DELETE FROM findings WHERE run_id = $run_id", {"run_id": run_id})
     con.execute("DELETE FROM rule_results WHERE run_id = $run_id", {"run_id": run_id})
     con.execute("DELETE FROM run_reference WHERE run_id = $run_id", {"run_id": run_id})
+    # In the same transaction as the findings, so they always match the run's scope.
+    (scope or Scope()).write(con, run_id)
     results = []
-    for rule in catalog.rules:
+    for number, rule in enumerate(catalog.rules, 1):
+        progress.show(f"flag: rule {number} of {len(catalog.rules)}: {rule.id}")
         with timer.stage(f"flag: {rule.id}"):
             results.append(_run_rule(con, run_id, rule))
     timer.save(con, run_id)

@@ -12,9 +12,10 @@ import logging
 import sys
 from pathlib import Path
 
-from pipeline import logs, run
+from pipeline import logs, progress, run
 from pipeline.config import load_config
 from pipeline.errors import UsageError
+from pipeline.scope import Scope
 from reports.pseudonym import KEY_VARIABLE, Pseudonymizer
 
 EXIT_OK, EXIT_FAULT, EXIT_USAGE = 0, 1, 2
@@ -25,23 +26,37 @@ DEFAULT_DB = Path("ptaudit.duckdb")
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logs.configure(quiet=args.quiet, as_json=args.log_json)
+    progress.configure(quiet=args.quiet, as_json=args.log_json)
     try:
         config = load_config(args.config)
         # Checked before any work, so a missing key stops the run with nothing written.
         pseudonyms = Pseudonymizer.from_environment() if args.pseudonymize else None
+        scope = _scope(args)
         if args.command in ("audit", "load"):
             run_id = run.load(args.claims, args.timelogs, args.db, config)
         else:
             run_id = args.run_id
         if args.command in ("audit", "flag"):
-            run_id = run.flag(args.db, config, run_id)
-        if args.command in ("audit", "report"):
+            run_id = run.flag(args.db, config, run_id, scope or Scope())
+        if args.command == "audit":
             run_id = run.report(args.db, args.out, config, run_id, pseudonyms)
+        if args.command == "report":
+            run_id = run.report(args.db, args.out, config, run_id, pseudonyms, scope)
     except UsageError as exc:
+        progress.clear()
         _usage_error(str(exc), as_json=args.log_json)
         return EXIT_USAGE
+    finally:
+        progress.clear()
     print(run_id)
     return EXIT_OK
+
+
+def _scope(args: argparse.Namespace) -> Scope | None:
+    """The scope asked for, checked before any work; None when none was asked for."""
+    if args.since is None and not args.whole_store:
+        return None
+    return Scope.from_args(args.since, args.whole_store)
 
 
 def _usage_error(message: str, *, as_json: bool) -> None:
@@ -68,6 +83,22 @@ def _parser() -> argparse.ArgumentParser:
             command.add_argument("--timelogs", type=Path, nargs="+", required=True, metavar="FILE")
         else:
             command.add_argument("--run-id", help="the run to use (default: the latest)")
+        if name != "load":
+            scope = command.add_mutually_exclusive_group()
+            scope.add_argument(
+                "--since",
+                metavar="YYYY-MM-DD",
+                help="report the claims served on or after this date, across the whole store "
+                "(default: the claims of the run's files)",
+            )
+            scope.add_argument(
+                "--all",
+                dest="whole_store",
+                action="store_true",
+                help="report every claim in the store",
+            )
+        else:
+            command.set_defaults(since=None, whole_store=False)
         if name in ("audit", "report"):
             command.add_argument("--out", type=Path, required=True, metavar="DIR")
             command.add_argument(

@@ -67,7 +67,9 @@ TIMELOGS = InputKind(
     repeat_reason="duplicate of an earlier segment (same patient, provider, code, start and end)",
 )
 
-# findings.csv / findings.parquet, in this order: the contract columns, then extensions.
+# The findings table's columns, in this order: the contract columns, then extensions.
+# findings.csv / findings.parquet carry them and then the finding's `status` against
+# earlier runs (pipeline/changes.py).
 FINDINGS_COLUMNS = (
     "finding_id",
     "rule_id",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline import store
+from pipeline import loaded, progress, store
 from pipeline.audit import flag as run_rules
 from pipeline.catalog import load_catalog
 from pipeline.columns import CLAIMS, TIMELOGS
@@ -22,6 +22,7 @@ from pipeline.config import Config
 from pipeline.errors import UsageError
 from pipeline.ingest import RawInput, read_batches, read_inputs
 from pipeline.logs import fields
+from pipeline.scope import Scope
 from pipeline.timing import StageTimer
 from pipeline.validate import validate
 from reports.pseudonym import Pseudonymizer
@@ -36,7 +37,8 @@ def load(claims: list[Path], timelogs: list[Path], db: Path, config: Config) -> 
     Every file's header is checked before the store is opened, so a missing file or
     column stops the run with the store untouched. Files are then read and validated a
     batch at a time (memory holds one batch, not a file) and stored, all inside one
-    transaction: a file that fails half-way rolls the whole load back.
+    transaction: a file that fails half-way rolls the whole load back. A file whose
+    content the store already holds is skipped (pipeline/loaded.py).
     """
     started = datetime.now(UTC).replace(microsecond=0)
     timer = StageTimer()
@@ -51,7 +53,8 @@ def load(claims: list[Path], timelogs: list[Path], db: Path, config: Config) -> 
             "INSERT INTO runs (run_id, started_at, config_source) VALUES (?, ?, ?)",
             [run_id, started.replace(tzinfo=None), config.source],
         )
-        tallies = [_load_input(con, run_id, raw, config, timer) for raw in inputs]
+        tallies = [_take_input(con, run_id, raw, config, timer) for raw in inputs]
+        store.scope_of_inputs(con, run_id)
         timer.save(con, run_id)
         con.execute("UPDATE runs SET loaded_at = now() WHERE run_id = ?", [run_id])
         con.execute("COMMIT")
@@ -59,10 +62,13 @@ def load(claims: list[Path], timelogs: list[Path], db: Path, config: Config) -> 
         con.close()
     read = sum(t.read for t in tallies)
     rejected = sum(t.rejected for t in tallies)
+    skipped = sum(t.skipped for t in tallies)
     log.info(
-        "load: run %s: %d files, %d rows read, %d accepted, %d rejected",
+        "load: run %s: %d files (%d already loaded, skipped), %d rows read, %d accepted, "
+        "%d rejected",
         run_id,
         len(inputs),
+        skipped,
         read,
         read - rejected,
         rejected,
@@ -70,6 +76,7 @@ def load(claims: list[Path], timelogs: list[Path], db: Path, config: Config) -> 
             stage="load",
             run_id=run_id,
             files=len(inputs),
+            files_skipped=skipped,
             rows_read=read,
             rows_accepted=read - rejected,
             rows_rejected=rejected,
@@ -78,20 +85,25 @@ def load(claims: list[Path], timelogs: list[Path], db: Path, config: Config) -> 
     return run_id
 
 
-def flag(db: Path, config: Config, run_id: str | None = None) -> str:
+def flag(db: Path, config: Config, run_id: str | None = None, scope: Scope | None = None) -> str:
+    """Run the rules; the findings kept are those in the scope (default: the run's files)."""
+    scope = scope or Scope()
     con = _open_existing(db, config)
     try:
         run_id = run_id or _latest_run(con, "loaded_at")
-        results = run_rules(con, run_id, config, load_catalog(config))
+        results = run_rules(con, run_id, config, load_catalog(config), scope)
     finally:
         con.close()
     found = sum(r.findings for r in results)
     log.info(
-        "flag: run %s: %d rules, %d findings",
+        "flag: run %s: %d rules, %d findings in scope %s",
         run_id,
         len(results),
         found,
-        extra=fields(stage="flag", run_id=run_id, rules=len(results), findings=found),
+        scope.stored,
+        extra=fields(
+            stage="flag", run_id=run_id, rules=len(results), findings=found, scope=scope.stored
+        ),
     )
     return run_id
 
@@ -102,7 +114,12 @@ def report(
     config: Config,
     run_id: str | None = None,
     pseudonyms: Pseudonymizer | None = None,
+    scope: Scope | None = None,
 ) -> str:
+    """Write the run's outputs. A scope other than the one the run was flagged for is
+    flagged first, since the store keeps the findings of the flagged scope only."""
+    if scope is not None:
+        run_id = _flagged_for(db, config, run_id, scope)
     con = _open_existing(db, config)
     try:
         run_id = run_id or _latest_run(con, "flagged_at")
@@ -119,20 +136,70 @@ def report(
     return run_id
 
 
+def _flagged_for(db: Path, config: Config, run_id: str | None, scope: Scope) -> str:
+    con = _open_existing(db, config)
+    try:
+        run_id = run_id or _latest_run(con, "flagged_at")
+        flagged = Scope.of_run(con, run_id)
+    finally:
+        con.close()
+    if flagged != scope:
+        log.info(
+            "report: run %s was flagged for scope %s; flagging it for %s",
+            run_id,
+            flagged.stored,
+            scope.stored,
+            extra=fields(stage="report", run_id=run_id, scope=scope.stored),
+        )
+        flag(db, config, run_id, scope)
+    return run_id
+
+
 @dataclass
 class _Tally:
     """One file's rows: every row read is accepted or rejected, never lost."""
 
     read: int = 0
     rejected: int = 0
+    skipped: bool = False
+
+
+def _take_input(
+    con: duckdb.DuckDBPyConnection, run_id: str, raw: RawInput, config: Config, timer: StageTimer
+) -> _Tally:
+    """Load one export, or skip it when the store already holds exactly this content:
+    then no row is read, and the file still brings its claims to the run's scope."""
+    earlier = loaded.history(con, raw)
+    note = earlier.note(str(raw.path))
+    if note:
+        log.info(
+            "load: %s: %s",
+            raw.path,
+            note,
+            extra=fields(
+                stage="load",
+                file=str(raw.path),
+                skipped=earlier.skipped,
+                loaded_in_run=earlier.loaded_in_run,
+                previous_version_run=earlier.previous_version_run,
+            ),
+        )
+    if earlier.skipped:
+        tally, counts = _Tally(skipped=True), store.LoadCounts(new=0, changed=0)
+    else:
+        tally, counts = _load_input(con, run_id, raw, config, timer)
+    _record_input(con, run_id, raw, tally, counts, earlier)
+    return tally
 
 
 def _load_input(
     con: duckdb.DuckDBPyConnection, run_id: str, raw: RawInput, config: Config, timer: StageTimer
-) -> _Tally:
+) -> tuple[_Tally, store.LoadCounts]:
     """Validate one export batch by batch into the staging table, then store it whole."""
     kind, source = raw.kind, str(raw.path)
     tally = _Tally()
+    shown = progress.FileProgress(f"load: {kind.name} {raw.path.name}", raw.path)
+    shown.read(0)
     batches = read_batches(raw, config.store["batch_rows"])
     while True:
         with timer.stage(f"load: read {kind.name}"):
@@ -146,27 +213,44 @@ def _load_input(
             store.add_rejects(con, run_id, item.rejects)
         tally.read += item.rows_read
         tally.rejected += item.rows_rejected
+        shown.read(tally.read)
+    progress.show(f"load: {kind.name} {raw.path.name}: storing {tally.read:,} rows")
     with timer.stage(f"load: store {kind.name}"):
         tally.rejected += store.reject_repeated_keys(con, kind, source, run_id)
         table = "claim_lines" if kind is CLAIMS else "time_segments"
         counts = store.upsert(con, table, kind.key, run_id)
-        store.record_scope(con, run_id, with_claims=kind is CLAIMS)
+        store.record_input_scope(con, raw.checksum, with_claims=kind is CLAIMS)
         store.unstage(con)
+    return tally, counts
+
+
+def _record_input(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    raw: RawInput,
+    tally: _Tally,
+    counts: store.LoadCounts,
+    earlier: loaded.History,
+) -> None:
     con.execute(
-        "INSERT INTO run_inputs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO run_inputs (run_id, kind, source_file, checksum, rows_read, rows_accepted, "
+        "rows_rejected, rows_new, rows_changed, status, loaded_in_run, previous_version_run) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             run_id,
-            kind.name,
-            source,
+            raw.kind.name,
+            str(raw.path),
             raw.checksum,
             tally.read,
             tally.read - tally.rejected,
             tally.rejected,
             counts.new,
             counts.changed,
+            loaded.SKIPPED if tally.skipped else loaded.LOADED,
+            earlier.loaded_in_run,
+            earlier.previous_version_run,
         ],
     )
-    return tally
 
 
 def _open_existing(db: Path, config: Config) -> duckdb.DuckDBPyConnection:

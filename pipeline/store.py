@@ -24,7 +24,9 @@ CREATE TABLE IF NOT EXISTS runs (
     started_at TIMESTAMP NOT NULL,
     loaded_at TIMESTAMP,
     flagged_at TIMESTAMP,
-    config_source VARCHAR
+    config_source VARCHAR,
+    -- what the findings cover (pipeline/scope.py): inputs, since YYYY-MM-DD, all
+    scope VARCHAR
 );
 CREATE TABLE IF NOT EXISTS run_inputs (
     run_id VARCHAR NOT NULL,
@@ -35,7 +37,12 @@ CREATE TABLE IF NOT EXISTS run_inputs (
     rows_accepted BIGINT NOT NULL,
     rows_rejected BIGINT NOT NULL,
     rows_new BIGINT NOT NULL,
-    rows_changed BIGINT NOT NULL
+    rows_changed BIGINT NOT NULL,
+    -- loaded, or skipped (the same content was loaded before, in loaded_in_run)
+    status VARCHAR,
+    loaded_in_run VARCHAR,
+    -- a loaded file whose path an earlier run loaded with other content
+    previous_version_run VARCHAR
 );
 CREATE TABLE IF NOT EXISTS claim_lines (
     claim_id VARCHAR NOT NULL,
@@ -78,7 +85,19 @@ CREATE TABLE IF NOT EXISTS rejects (
     value VARCHAR,
     reason VARCHAR
 );
--- What a run reports on: the claims and patient-days of the files given to it.
+-- The claims and patient-days each loaded file holds, by its checksum: a file loaded
+-- before and skipped still brings them to the scope of the run it is given to.
+CREATE TABLE IF NOT EXISTS input_scope_claims (
+    checksum VARCHAR NOT NULL,
+    claim_id VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS input_scope_days (
+    checksum VARCHAR NOT NULL,
+    patient_id VARCHAR NOT NULL,
+    service_date DATE NOT NULL
+);
+-- What a run reports on: by default the claims and patient-days of the files given to
+-- it (the union of their input scopes), or the wider scope flag was asked for.
 CREATE TABLE IF NOT EXISTS run_scope_claims (run_id VARCHAR NOT NULL, claim_id VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS run_scope_days (
     run_id VARCHAR NOT NULL,
@@ -125,6 +144,13 @@ CREATE TABLE IF NOT EXISTS run_reference (
 -- Stores written before rows were compared column by column carry a content hash.
 ALTER TABLE claim_lines DROP COLUMN IF EXISTS content_hash;
 ALTER TABLE time_segments DROP COLUMN IF EXISTS content_hash;
+-- Stores written before inputs were checked against earlier loads: their inputs keep a
+-- NULL status (loaded, but with no input scope recorded, so never skipped).
+ALTER TABLE run_inputs ADD COLUMN IF NOT EXISTS status VARCHAR;
+ALTER TABLE run_inputs ADD COLUMN IF NOT EXISTS loaded_in_run VARCHAR;
+ALTER TABLE run_inputs ADD COLUMN IF NOT EXISTS previous_version_run VARCHAR;
+-- ... and before a run's scope could be chosen (NULL: its files).
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS scope VARCHAR;
 
 -- The claim lines that are audited. A void (frequency 8) takes a claim out; a
 -- replacement (7) supersedes every original line of the same claim id. Neither
@@ -195,17 +221,38 @@ def add_rejects(con: duckdb.DuckDBPyConnection, run_id: str, rejects: pl.DataFra
         con.execute("INSERT INTO rejects SELECT $run_id, * FROM batch_rejects", {"run_id": run_id})
 
 
-def record_scope(con: duckdb.DuckDBPyConnection, run_id: str, *, with_claims: bool) -> None:
-    """What the run reports on: the staged file's claims and patient-days."""
+def record_input_scope(con: duckdb.DuckDBPyConnection, checksum: str, *, with_claims: bool) -> None:
+    """The staged file's claims and patient-days, kept under its checksum."""
+    params = {"checksum": checksum}
+    con.execute("DELETE FROM input_scope_claims WHERE checksum = $checksum", params)
+    con.execute("DELETE FROM input_scope_days WHERE checksum = $checksum", params)
     if with_claims:
         con.execute(
-            f"INSERT INTO run_scope_claims SELECT DISTINCT $run_id, claim_id FROM {STAGED}",
-            {"run_id": run_id},
+            f"INSERT INTO input_scope_claims SELECT DISTINCT $checksum, claim_id FROM {STAGED}",
+            params,
         )
     con.execute(
-        "INSERT INTO run_scope_days "
-        f"SELECT DISTINCT $run_id, patient_id, service_date FROM {STAGED}",
-        {"run_id": run_id},
+        "INSERT INTO input_scope_days "
+        f"SELECT DISTINCT $checksum, patient_id, service_date FROM {STAGED}",
+        params,
+    )
+
+
+def scope_of_inputs(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """The run's scope: the union of its input files' scopes, skipped files included."""
+    params = {"run_id": run_id}
+    inputs = "SELECT checksum FROM run_inputs WHERE run_id = $run_id"
+    con.execute("DELETE FROM run_scope_claims WHERE run_id = $run_id", params)
+    con.execute("DELETE FROM run_scope_days WHERE run_id = $run_id", params)
+    con.execute(
+        "INSERT INTO run_scope_claims SELECT DISTINCT $run_id, claim_id "
+        f"FROM input_scope_claims WHERE checksum IN ({inputs})",
+        params,
+    )
+    con.execute(
+        "INSERT INTO run_scope_days SELECT DISTINCT $run_id, patient_id, service_date "
+        f"FROM input_scope_days WHERE checksum IN ({inputs})",
+        params,
     )
 
 

@@ -31,6 +31,8 @@ class StageTimer:
 
     def save(self, con: duckdb.DuckDBPyConnection, run_id: str) -> None:
         """Replace this run's timings of the same stages (a stage may be re-run)."""
+        if not self.seconds:
+            return  # a load whose every file was skipped timed nothing
         con.executemany(
             "DELETE FROM run_timings WHERE run_id = ? AND stage = ?",
             [(run_id, name) for name in self.seconds],

@@ -53,6 +53,7 @@ def render(
     summary: dict[str, Any],
     findings: pl.DataFrame,
     shown: pl.DataFrame,
+    gone: pl.DataFrame,
     evidence: Evidence,
     provider_units: pl.DataFrame,
     rejects: pl.DataFrame,
@@ -85,6 +86,8 @@ def render(
                 for i, row in enumerate(shown.iter_rows(named=True))
             ],
             hidden=_hidden_per_rule(findings, shown),
+            gone=first_per_rule(gone, limits.findings_per_rule).to_dicts(),
+            gone_hidden=_hidden_per_rule(gone, first_per_rule(gone, limits.findings_per_rule)),
             days=sections.evidence_days(shown, evidence, keys, catalog),
             rejects=sections.rejects_by_reason(rejects, limits.rejects_per_reason),
             catalog=sections.rule_catalog(catalog),

@@ -1,7 +1,8 @@
 """Report: write a run's outputs from the store into the --out folder.
 
 report.html (auditors), findings.csv, findings.parquet and findings.xlsx (every
-finding, for other tools and for spreadsheets), rejects.csv and summary.json. Each
+finding with its status against earlier runs, for other tools and for spreadsheets),
+rejects.csv and summary.json. Each
 file is written under a temporary name and renamed into place, so a killed run never
 leaves a half-written output behind. With pseudonyms, every patient id in every file
 is replaced by its keyed pseudonym; the store keeps the real ids.
@@ -19,7 +20,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipeline import progress
 from pipeline.catalog import Catalog
+from pipeline.changes import compare
 from pipeline.columns import FINDINGS_COLUMNS
 from pipeline.config import Config
 from pipeline.store import frame
@@ -44,29 +47,38 @@ def write_outputs(
 ) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
-    findings = _findings(con, run_id)
+    progress.show("report: comparing with earlier runs")
+    changes = compare(con, run_id)
+    findings = _findings(con, run_id).join(
+        changes.status, on="finding_id", how="left", maintain_order="left"
+    )
+    gone = changes.gone
     rejects = frame(
         con,
         'SELECT source_file, row_number, "column", value, reason FROM rejects '
         'WHERE run_id = $run_id ORDER BY source_file, row_number, "column"',
         {"run_id": run_id},
     )
-    summary = build_summary(con, run_id, catalog, findings)
+    summary = build_summary(con, run_id, catalog, findings, changes)
     limits = page.Limits.from_config(config)
     # Evidence is looked up by the real ids, before any are replaced.
+    progress.show("report: evidence")
     with_evidence = page.first_per_rule(findings, limits.evidence_per_rule)
     found = evidence.collect(con, with_evidence, config, catalog)
     provider_units = measures.provider_units(con, run_id, findings)
     if pseudonyms is not None:
         known = frame(con, PATIENT_IDS)["patient_id"].to_list()
         findings = pseudonymize(findings, pseudonyms, known)
+        gone = pseudonymize(gone, pseudonyms, known)
         rejects = pseudonymize_rejects(rejects, pseudonyms)
         found = found.map(lambda rows: pseudonymize(rows, pseudonyms))
         log.info("report: patient ids pseudonymized in every output")
+    progress.show("report: report.html")
     html = page.render(
         summary,
         findings,
         page.first_per_rule(findings, limits.findings_per_rule),
+        gone,
         found,
         provider_units,
         rejects,
@@ -83,7 +95,11 @@ def write_outputs(
         "summary.json": lambda p: p.write_text(json.dumps(summary, indent=2, default=str) + "\n"),
         "report.html": lambda p: p.write_text(html, encoding="utf-8"),
     }
-    return [_write_atomically(out / name, writer) for name, writer in writers.items()]
+    written = []
+    for number, (name, writer) in enumerate(writers.items(), 1):
+        progress.show(f"report: writing {name} ({number} of {len(writers)})")
+        written.append(_write_atomically(out / name, writer))
+    return written
 
 
 def _write_atomically(path: Path, writer: Callable[[Path], None]) -> Path:

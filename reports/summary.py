@@ -1,8 +1,10 @@
 """summary.json: the run in numbers, for scripts and for the report's summary.
 
-Rows read, accepted and rejected per input (with checksums), findings and dollars per
-rule with each rule's status, the audited period, run times and the versions of the
-rule catalog and reference data. It names no patient.
+The scope the findings cover, rows read, accepted and rejected per input (with
+checksums, and whether the file was loaded or skipped as already loaded), findings and
+dollars per rule with each rule's status, the findings new, still open and no longer
+present since earlier runs, the audited period, run times and the versions of the rule
+catalog and reference data. It names no patient.
 """
 
 from __future__ import annotations
@@ -15,13 +17,21 @@ import duckdb
 import polars as pl
 
 from pipeline.catalog import Catalog
+from pipeline.changes import Changes
+from pipeline.loaded import SKIPPED, History
+from pipeline.scope import Scope
 from pipeline.store import first_row, frame
 
 
 def build_summary(
-    con: duckdb.DuckDBPyConnection, run_id: str, catalog: Catalog, findings: pl.DataFrame
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    catalog: Catalog,
+    findings: pl.DataFrame,
+    changes: Changes,
 ) -> dict[str, Any]:
     params = {"run_id": run_id}
+    scope = Scope.of_run(con, run_id)
     run = first_row(
         con,
         "SELECT started_at, loaded_at, flagged_at, config_source FROM runs WHERE run_id = $run_id",
@@ -30,7 +40,8 @@ def build_summary(
     inputs = frame(
         con,
         "SELECT kind, source_file, checksum, rows_read, rows_accepted, rows_rejected, rows_new, "
-        "rows_changed FROM run_inputs WHERE run_id = $run_id ORDER BY kind, source_file",
+        "rows_changed, coalesce(status, 'loaded') AS status, loaded_in_run, previous_version_run "
+        "FROM run_inputs WHERE run_id = $run_id ORDER BY kind, source_file",
         params,
     )
     results = {
@@ -75,12 +86,11 @@ def build_summary(
         "flagged_at": run[2],
         "reported_at": datetime.now(UTC).replace(tzinfo=None),
         "config": run[3],
-        "inputs": [
-            {**row, "reconciled": row["rows_read"] == row["rows_accepted"] + row["rows_rejected"]}
-            for row in inputs.rename({"source_file": "file", "checksum": "sha256"}).to_dicts()
-        ],
+        "scope": {"kind": scope.kind, "since": scope.since, "description": scope.describe()},
+        "inputs": [_input(row) for row in inputs.to_dicts()],
         "totals": {
             **totals,
+            "files_skipped": int((inputs["status"] == SKIPPED).sum()),
             "reconciled": totals["rows_read"] == totals["rows_accepted"] + totals["rows_rejected"],
         },
         "audited": {
@@ -106,12 +116,30 @@ def build_summary(
                 for rule in catalog.rules
             },
         },
+        "changes": changes.counts(findings),
         "timings": timings,
         "versions": {
             "ptaudit": metadata.version("ptaudit") if _installed() else "source",
             "rule_catalog": catalog.version,
             "reference": references,
         },
+    }
+
+
+def _input(row: dict[str, Any]) -> dict[str, Any]:
+    """One input file: its rows (none read for a skipped file) and what earlier loads
+    make of it."""
+    history = History(row.pop("loaded_in_run"), row.pop("previous_version_run"))
+    source_file = row.pop("source_file")
+    return {
+        "kind": row.pop("kind"),
+        "file": source_file,
+        "sha256": row.pop("checksum"),
+        **row,
+        "reconciled": row["rows_read"] == row["rows_accepted"] + row["rows_rejected"],
+        "loaded_in_run": history.loaded_in_run,
+        "previous_version_run": history.previous_version_run,
+        "note": history.note(source_file),
     }
 
 

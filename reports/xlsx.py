@@ -62,9 +62,14 @@ def _summary_sheet(
     audited = summary["audited"]
     facts = [
         ("Run", summary["run_id"]),
+        ("Scope", summary["scope"]["description"]),
         ("Service dates", f"{audited['first_service_date']} to {audited['last_service_date']}"),
         ("Claims / lines audited", f"{audited['claims']} / {audited['claim_lines']}"),
         ("Findings", summary["findings"]["total"]),
+        (
+            "New / still open / no longer present",
+            "{new} / {still_open} / {no_longer_present}".format(**summary["changes"]),
+        ),
         ("Dollars at risk", summary["findings"]["amount_at_risk"]),
         ("Revenue missed", summary["findings"]["revenue_missed"]),
         ("Rows rejected", summary["totals"]["rows_rejected"]),

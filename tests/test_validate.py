@@ -94,6 +94,7 @@ def test_a_row_with_several_problems_is_one_rejected_row_with_each_reason(tmp_pa
         "rows_read": 2,
         "rows_accepted": 1,
         "rows_rejected": 1,
+        "files_skipped": 0,
         "reconciled": True,
     }
 
@@ -147,6 +148,7 @@ def test_a_file_read_in_batches_is_judged_as_a_whole(tmp_path, cli):
         "rows_read": 8,
         "rows_accepted": 6,
         "rows_rejected": 2,
+        "files_skipped": 0,
         "reconciled": True,
     }
     batched_outputs = (batched.findings, batched.rejects)
