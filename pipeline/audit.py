@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -19,12 +20,18 @@ from pipeline.catalog import RULES_DIR, SEVERITIES, Catalog, Rule, bind
 from pipeline.config import Config
 from pipeline.logs import fields
 from pipeline.scope import Scope
-from pipeline.store import first_row
+from pipeline.store import first_row, transaction
 from pipeline.timing import StageTimer
 
 log = logging.getLogger(__name__)
 
 DERIVED_DIR = RULES_DIR / "derived"
+# The run's derived tables live in a scratch database file beside the store, deleted
+# when the rules are done. As temporary tables they would be held in memory uncompressed
+# (about 9 GB at 10M claim lines), spilled to disk past the memory limit and read back
+# by every rule; in a database file they are compressed, and DuckDB can drop their
+# blocks from memory without writing them.
+WORK = "derived_work"
 # The derived tables read across patients (every other one joins on the patient).
 ACROSS_PATIENTS = ("logged_days",)
 # The store's tables the per-patient derived tables read, shadowed one share at a time.
@@ -114,33 +121,52 @@ def flag(
 ) -> list[RuleResult]:
     timer = StageTimer()
     progress.show("flag: preparing reference and derived tables")
-    with timer.stage("flag: prepare reference and derived tables"):
-        checksums = prepare(con, config, catalog)
-    con.execute("BEGIN TRANSACTION")
-    con.execute("DELETE FROM findings WHERE run_id = $run_id", {"run_id": run_id})
-    con.execute("DELETE FROM rule_results WHERE run_id = $run_id", {"run_id": run_id})
-    con.execute("DELETE FROM run_reference WHERE run_id = $run_id", {"run_id": run_id})
-    # In the same transaction as the findings, so they always match the run's scope.
-    (scope or Scope()).write(con, run_id)
-    results = []
-    for number, rule in enumerate(catalog.rules, 1):
-        progress.show(f"flag: rule {number} of {len(catalog.rules)}: {rule.id}")
-        with timer.stage(f"flag: {rule.id}"):
-            results.append(_run_rule(con, run_id, rule))
-    timer.save(con, run_id)
-    con.executemany(
-        "INSERT INTO rule_results VALUES (?, ?, ?, ?, ?, ?)",
-        [(run_id, r.rule_id, r.status, r.findings, r.amount_at_risk, r.note) for r in results],
-    )
-    con.executemany(
-        "INSERT INTO run_reference VALUES (?, ?, ?)",
-        [
-            (run_id, name, checksum)
-            for name, checksum in {**checksums, "rules": catalog.checksum}.items()
-        ],
-    )
-    con.execute("UPDATE runs SET flagged_at = now() WHERE run_id = $run_id", {"run_id": run_id})
-    con.execute("COMMIT")
+    try:
+        with timer.stage("flag: prepare reference and derived tables"):
+            checksums = prepare(con, config, catalog)
+        results = _run_rules(con, run_id, catalog, timer, checksums, scope or Scope())
+    finally:
+        detach_work(con)
+    return results
+
+
+def _run_rules(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    catalog: Catalog,
+    timer: StageTimer,
+    checksums: dict[str, str],
+    scope: Scope,
+) -> list[RuleResult]:
+    """Replace the run's findings with the rules' findings, in one transaction."""
+    with transaction(con):
+        con.execute("DELETE FROM findings WHERE run_id = $run_id", {"run_id": run_id})
+        con.execute("DELETE FROM rule_results WHERE run_id = $run_id", {"run_id": run_id})
+        con.execute("DELETE FROM run_reference WHERE run_id = $run_id", {"run_id": run_id})
+        # In the same transaction as the findings, so they always match the run's scope.
+        scope.write(con, run_id)
+        results = []
+        for number, rule in enumerate(catalog.rules, 1):
+            progress.show(f"flag: rule {number} of {len(catalog.rules)}: {rule.id}")
+            with timer.stage(f"flag: {rule.id}"):
+                results.append(_run_rule(con, run_id, rule))
+        timer.save(con, run_id)
+        con.executemany(
+            "INSERT INTO rule_results VALUES (?, ?, ?, ?, ?, ?)",
+            [(run_id, r.rule_id, r.status, r.findings, r.amount_at_risk, r.note) for r in results],
+        )
+        con.executemany(
+            "INSERT INTO run_reference VALUES (?, ?, ?)",
+            [
+                (run_id, name, checksum)
+                for name, checksum in {**checksums, "rules": catalog.checksum}.items()
+            ],
+        )
+        # The clock, not now(): DuckDB's now() is when the transaction began.
+        con.execute(
+            "UPDATE runs SET flagged_at = $at WHERE run_id = $run_id",
+            {"at": datetime.now(UTC).replace(tzinfo=None), "run_id": run_id},
+        )
     return results
 
 
@@ -150,18 +176,69 @@ def prepare(con: duckdb.DuckDBPyConnection, config: Config, catalog: Catalog) ->
     Returns the reference files' checksums, which the run records.
     """
     checksums = reference.install(con, config, catalog)
+    store_tables = attach_work(con)
     # The shares are sized by the stored lines, a count DuckDB keeps, rather than by
     # working out the lines in force only to count them.
     (lines,) = first_row(con, "SELECT count(*) FROM claim_lines")
-    derive(con, catalog, partitions=max(1, math.ceil(lines / config.store["partition_rows"])))
+    partitions = max(1, math.ceil(lines / config.store["partition_rows"]))
+    derive(con, catalog, partitions, into=WORK, store_tables=store_tables)
     # Most rules and the pricing of every finding read the claim lines in force: they
     # are computed once for the rules here, shadowing the view on this connection.
-    con.execute("CREATE TEMP TABLE audited_claim_lines AS SELECT * FROM main.audited_claim_lines")
+    con.execute(
+        f"CREATE TABLE {WORK}.audited_claim_lines AS "
+        f"SELECT * FROM {store_tables}.audited_claim_lines"
+    )
     return checksums
 
 
-def derive(con: duckdb.DuckDBPyConnection, catalog: Catalog, partitions: int = 1) -> None:
-    """Build the derived tables over the claim lines and segments this connection sees.
+def attach_work(con: duckdb.DuckDBPyConnection) -> str:
+    """Attach a new scratch database for the derived tables, searched before the store.
+
+    Returns the store's qualified schema, by which its own tables stay reachable.
+    """
+    store_name, store_path = first_row(
+        con,
+        "SELECT database_name, path FROM duckdb_databases() "
+        "WHERE database_name = current_database()",
+    )
+    work = _work_path(store_path)
+    _remove(work)  # a killed run's
+    con.execute(f"ATTACH '{work}' AS {WORK}")
+    store_tables = f'"{store_name}".main'
+    con.execute(f"SET search_path = '{WORK}.main,{store_tables}'")
+    return store_tables
+
+
+def detach_work(con: duckdb.DuckDBPyConnection) -> None:
+    attached = first_row(
+        con, "SELECT path FROM duckdb_databases() WHERE database_name = $work", {"work": WORK}
+    )
+    if attached is None:
+        return
+    con.execute("RESET search_path")
+    con.execute(f"DETACH {WORK}")
+    _remove(Path(attached[0]))
+
+
+def _work_path(store_path: str | None) -> Path | str:
+    return Path(f"{store_path}.work") if store_path else ":memory:"
+
+
+def _remove(work: Path | str) -> None:
+    if isinstance(work, Path):
+        for path in (work, work.with_name(f"{work.name}.wal")):
+            path.unlink(missing_ok=True)
+
+
+def derive(
+    con: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    partitions: int = 1,
+    into: str = "temp",
+    store_tables: str = "main",
+) -> None:
+    """Build the derived tables over the claim lines and segments this connection sees,
+    as tables of the database `into`.
 
     Every derived table but those in ACROSS_PATIENTS joins on the patient, so a large
     store builds them a share of its patients at a time (`partitions` shares, by a hash
@@ -175,10 +252,10 @@ def derive(con: duckdb.DuckDBPyConnection, catalog: Catalog, partitions: int = 1
     across = [p for p in paths if _table_name(p) in ACROSS_PATIENTS]
     per_patient = [p for p in paths if p not in across]
     for path in across:
-        _build(con, path, catalog)
+        _build(con, path, catalog, into)
     if partitions == 1:
         for path in per_patient:
-            _build(con, path, catalog)
+            _build(con, path, catalog, into)
         return
     for share in range(partitions):
         # A share's inputs shadow the store's tables on this connection while it builds.
@@ -187,27 +264,27 @@ def derive(con: duckdb.DuckDBPyConnection, catalog: Catalog, partitions: int = 1
         for table in PATIENT_INPUTS:
             con.execute(f"DROP TABLE IF EXISTS temp.{table}")
             con.execute(
-                f"CREATE TEMP TABLE {table} AS SELECT * FROM main.{table} "
+                f"CREATE TEMP TABLE {table} AS SELECT * FROM {store_tables}.{table} "
                 f"WHERE hash(patient_id) % {partitions} = {share}"
             )
         for path in per_patient:
-            name = _build(con, path, catalog)
+            name = _build(con, path, catalog, "temp")
             if share == 0:
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {name}_all AS FROM {name}")
+                con.execute(f"CREATE OR REPLACE TABLE {into}.{name} AS FROM temp.{name}")
             else:
-                con.execute(f"INSERT INTO {name}_all FROM {name}")
+                con.execute(f"INSERT INTO {into}.{name} FROM temp.{name}")
     for table in PATIENT_INPUTS:
         con.execute(f"DROP TABLE temp.{table}")
     for path in per_patient:
-        name = _table_name(path)
-        con.execute(f"DROP TABLE {name}")
-        con.execute(f"ALTER TABLE {name}_all RENAME TO {name}")
+        con.execute(f"DROP TABLE temp.{_table_name(path)}")
 
 
-def _build(con: duckdb.DuckDBPyConnection, path: Path, catalog: Catalog) -> str:
+def _build(con: duckdb.DuckDBPyConnection, path: Path, catalog: Catalog, into: str) -> str:
     name, sql = _table_name(path), path.read_text()
+    # DuckDB names temporary tables only by CREATE TEMP TABLE, never as temp.<name>.
+    table = f"TEMP TABLE {name}" if into == "temp" else f"TABLE {into}.{name}"
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}",
+        f"CREATE OR REPLACE {table} AS {sql}",
         bind(sql, catalog.params, f"rules/derived/{path.name}"),
     )
     return name

@@ -257,6 +257,19 @@ def scope_of_inputs(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
 
 
 @contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction: committed whole, or rolled back on any error (the connection
+    is then free for what comes after, such as detaching a database)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+@contextmanager
 def _registered(con: duckdb.DuckDBPyConnection, name: str, rows: pl.DataFrame) -> Iterator[None]:
     con.register(name, rows)
     try:
