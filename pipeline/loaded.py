@@ -19,8 +19,9 @@ LOADED, SKIPPED = "loaded", "skipped"
 
 # The loads of the same path or the same content, latest first. Inputs of stores
 # written before loads were compared have no status: loaded, but with no input scope
-# recorded, so they never stand in for a skipped file. The run being loaded has no
-# loaded_at yet: its own inputs come first.
+# recorded, so they never stand in for a skipped file. (The run being loaded is not
+# among them: its inputs are recorded when it stores them; pipeline/run.py tells a copy
+# of a file it already read.)
 EARLIER_LOADS = """
 SELECT i.run_id, i.source_file, i.checksum, i.status
 FROM run_inputs AS i JOIN runs AS r USING (run_id)

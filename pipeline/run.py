@@ -36,9 +36,10 @@ def load(claims: list[Path], timelogs: list[Path], db: Path, config: Config) -> 
 
     Every file's header is checked before the store is opened, so a missing file or
     column stops the run with the store untouched. Files are then read and validated a
-    batch at a time (memory holds one batch, not a file) and stored, all inside one
-    transaction: a file that fails half-way rolls the whole load back. A file whose
-    content the store already holds is skipped (pipeline/loaded.py).
+    batch at a time (memory holds one batch, not a file) into staging tables, and
+    stored all in one transaction: a load that fails or is killed half-way leaves the
+    store's tables as they were. A file whose content the store already holds is
+    skipped (pipeline/loaded.py).
     """
     started = datetime.now(UTC).replace(microsecond=0)
     timer = StageTimer()
@@ -48,17 +49,20 @@ def load(claims: list[Path], timelogs: list[Path], db: Path, config: Config) -> 
     run_id = f"{started:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     con = store.connect(db, config.store.get("memory_limit"))
     try:
-        con.execute("BEGIN TRANSACTION")
-        con.execute(
-            "INSERT INTO runs (run_id, started_at, config_source) VALUES (?, ?, ?)",
-            [run_id, started.replace(tzinfo=None), config.source],
-        )
-        tallies = [_take_input(con, run_id, raw, config, timer) for raw in inputs]
-        store.scope_of_inputs(con, run_id)
-        timer.save(con, run_id)
-        # The clock, not now(): DuckDB's now() is when the transaction began.
-        con.execute("UPDATE runs SET loaded_at = ? WHERE run_id = ?", [_utc_now(), run_id])
-        con.execute("COMMIT")
+        staged: list[_Staged] = []
+        for position, raw in enumerate(inputs):
+            staged.append(_stage_input(con, run_id, raw, position, staged, config, timer))
+        with store.transaction(con):
+            con.execute(
+                "INSERT INTO runs (run_id, started_at, config_source) VALUES (?, ?, ?)",
+                [run_id, started.replace(tzinfo=None), config.source],
+            )
+            tallies = [_store_input(con, run_id, item, timer) for item in staged]
+            store.keep_rejects(con)
+            store.scope_of_inputs(con, run_id)
+            timer.save(con, run_id)
+            # The clock, not now(): DuckDB's now() is when the transaction began.
+            con.execute("UPDATE runs SET loaded_at = ? WHERE run_id = ?", [_utc_now(), run_id])
     finally:
         con.close()
     read = sum(t.read for t in tallies)
@@ -165,12 +169,29 @@ class _Tally:
     skipped: bool = False
 
 
-def _take_input(
-    con: duckdb.DuckDBPyConnection, run_id: str, raw: RawInput, config: Config, timer: StageTimer
-) -> _Tally:
-    """Load one export, or skip it when the store already holds exactly this content:
-    then no row is read, and the file still brings its claims to the run's scope."""
-    earlier = loaded.history(con, raw)
+@dataclass
+class _Staged:
+    """One export after reading: its rows in a staging table, or skipped."""
+
+    raw: RawInput
+    earlier: loaded.History
+    tally: _Tally
+    table: str
+
+
+def _stage_input(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    raw: RawInput,
+    position: int,
+    before: list[_Staged],
+    config: Config,
+    timer: StageTimer,
+) -> _Staged:
+    """Stage one export, or skip it when the store (or an earlier file of this run)
+    already holds exactly this content: then no row is read, and the file still brings
+    its claims to the run's scope."""
+    earlier = _history(con, run_id, raw, before)
     note = earlier.note(str(raw.path))
     if note:
         log.info(
@@ -185,19 +206,35 @@ def _take_input(
                 previous_version_run=earlier.previous_version_run,
             ),
         )
+    table = store.staging_table(position)
     if earlier.skipped:
-        tally, counts = _Tally(skipped=True), store.LoadCounts(new=0, changed=0)
-    else:
-        tally, counts = _load_input(con, run_id, raw, config, timer)
-    _record_input(con, run_id, raw, tally, counts, earlier)
-    return tally
+        return _Staged(raw, earlier, _Tally(skipped=True), table)
+    return _Staged(raw, earlier, _read_input(con, run_id, raw, table, config, timer), table)
 
 
-def _load_input(
-    con: duckdb.DuckDBPyConnection, run_id: str, raw: RawInput, config: Config, timer: StageTimer
-) -> tuple[_Tally, store.LoadCounts]:
-    """Validate one export batch by batch into the staging table, then store it whole."""
-    kind, source = raw.kind, str(raw.path)
+def _history(
+    con: duckdb.DuckDBPyConnection, run_id: str, raw: RawInput, before: list[_Staged]
+) -> loaded.History:
+    """What earlier loads mean for the export; a copy of a file this run already read
+    is skipped as loaded by this run."""
+    if any(
+        s.raw.kind is raw.kind and s.raw.checksum == raw.checksum and not s.tally.skipped
+        for s in before
+    ):
+        return loaded.History(loaded_in_run=run_id, previous_version_run=None)
+    return loaded.history(con, raw)
+
+
+def _read_input(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    raw: RawInput,
+    table: str,
+    config: Config,
+    timer: StageTimer,
+) -> _Tally:
+    """Validate one export batch by batch into its staging table."""
+    kind = raw.kind
     tally = _Tally()
     shown = progress.FileProgress(f"load: {kind.name} {raw.path.name}", raw.path)
     shown.read(0)
@@ -210,19 +247,31 @@ def _load_input(
         with timer.stage(f"load: validate {kind.name}"):
             item = validate(raw, batch)
         with timer.stage(f"load: stage {kind.name}"):
-            store.stage(con, item.accepted)
-            store.add_rejects(con, run_id, item.rejects)
+            store.stage(con, table, item.accepted)
+            store.stage_rejects(con, run_id, item.rejects)
         tally.read += item.rows_read
         tally.rejected += item.rows_rejected
         shown.read(tally.read)
-    progress.show(f"load: {kind.name} {raw.path.name}: storing {tally.read:,} rows")
-    with timer.stage(f"load: store {kind.name}"):
-        tally.rejected += store.reject_repeated_keys(con, kind, source, run_id)
-        table = "claim_lines" if kind is CLAIMS else "time_segments"
-        counts = store.upsert(con, table, kind.key, run_id)
-        store.record_input_scope(con, raw.checksum, with_claims=kind is CLAIMS)
-        store.unstage(con)
-    return tally, counts
+    return tally
+
+
+def _store_input(
+    con: duckdb.DuckDBPyConnection, run_id: str, item: _Staged, timer: StageTimer
+) -> _Tally:
+    """Store one staged export whole; the caller owns the transaction."""
+    raw, tally = item.raw, item.tally
+    counts = store.LoadCounts(new=0, changed=0)
+    if not tally.skipped:
+        kind, source = raw.kind, str(raw.path)
+        progress.show(f"load: {kind.name} {raw.path.name}: storing {tally.read:,} rows")
+        with timer.stage(f"load: store {kind.name}"):
+            tally.rejected += store.reject_repeated_keys(con, item.table, kind, source, run_id)
+            target = "claim_lines" if kind is CLAIMS else "time_segments"
+            counts = store.upsert(con, item.table, target, kind.key, run_id)
+            store.record_input_scope(con, item.table, raw.checksum, with_claims=kind is CLAIMS)
+            store.unstage(con, item.table)
+    _record_input(con, run_id, raw, tally, counts, item.earlier)
+    return tally
 
 
 def _record_input(

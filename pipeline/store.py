@@ -172,11 +172,15 @@ WHERE lines.claim_frequency <> '8'
     AND (amended.latest_frequency IS NULL OR lines.claim_frequency = amended.latest_frequency);
 """
 
-# A file's accepted rows gather here, batch by batch, before they meet the store. It is
-# an ordinary table of the store, made and dropped inside the load's transaction (a
-# killed load leaves none behind): DuckDB writes a large one to the file as it grows,
-# where a temporary table would hold the whole export in memory.
-STAGED = "staged_rows"
+# A file's accepted rows, and every file's rejects, gather in staging tables of the
+# store before they meet its tables. They are committed batch by batch, apart from the
+# load's transaction: DuckDB then writes them to the file as they grow and frees their
+# memory, where rows added inside one long transaction stay in memory until it commits
+# (about 2 GB more at 10M claim lines). The store's own tables change only in the
+# load's final transaction, so a killed load still leaves them as they were; the
+# staging tables it leaves behind are dropped when the store is next opened.
+STAGED_PREFIX = "staged_"
+STAGED_REJECTS = "staged_rejects"
 
 
 @dataclass(frozen=True)
@@ -197,43 +201,73 @@ def connect(path: Path, memory_limit: str | None = None) -> duckdb.DuckDBPyConne
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(SCHEMA)
+    drop_staging(con)
     return con
 
 
-def stage(con: duckdb.DuckDBPyConnection, rows: pl.DataFrame) -> None:
-    """Add one batch of a file's accepted rows to the staging table."""
+def staging_table(position: int) -> str:
+    """The staging table of the load's `position`-th file."""
+    return f"{STAGED_PREFIX}rows_{position}"
+
+
+def drop_staging(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop every staging table: a killed load's, or a finished load's leftovers."""
+    tables = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND NOT temporary AND starts_with(table_name, $prefix)",
+        {"prefix": STAGED_PREFIX},
+    ).fetchall()
+    for (table,) in tables:
+        con.execute(f'DROP TABLE "{table}"')
+
+
+def stage(con: duckdb.DuckDBPyConnection, staged: str, rows: pl.DataFrame) -> None:
+    """Add one batch of a file's accepted rows to its staging table."""
     with _registered(con, "batch_rows", rows):
         # Declared column by column: DuckDB 2.0.0 loses rows (beyond one row group)
         # inserted in the same transaction into a table made by `CREATE ... AS ...
         # LIMIT 0`; tests/test_store.py checks the staging table keeps them.
         columns = con.execute("DESCRIBE SELECT * FROM batch_rows").fetchall()
         declared = ", ".join(f'"{name}" {dtype}' for name, dtype, *_ in columns)
-        con.execute(f"CREATE TABLE IF NOT EXISTS {STAGED} ({declared})")
-        con.execute(f"INSERT INTO {STAGED} FROM batch_rows")
+        con.execute(f"CREATE TABLE IF NOT EXISTS {staged} ({declared})")
+        con.execute(f"INSERT INTO {staged} FROM batch_rows")
 
 
-def unstage(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"DROP TABLE IF EXISTS {STAGED}")
-
-
-def add_rejects(con: duckdb.DuckDBPyConnection, run_id: str, rejects: pl.DataFrame) -> None:
+def stage_rejects(con: duckdb.DuckDBPyConnection, run_id: str, rejects: pl.DataFrame) -> None:
+    # Made and filled in transactions of their own, as DuckDB 2.0.0 needs (see stage).
+    con.execute(f"CREATE TABLE IF NOT EXISTS {STAGED_REJECTS} AS FROM rejects LIMIT 0")
     with _registered(con, "batch_rejects", rejects):
-        con.execute("INSERT INTO rejects SELECT $run_id, * FROM batch_rejects", {"run_id": run_id})
+        con.execute(
+            f"INSERT INTO {STAGED_REJECTS} SELECT $run_id, * FROM batch_rejects", {"run_id": run_id}
+        )
 
 
-def record_input_scope(con: duckdb.DuckDBPyConnection, checksum: str, *, with_claims: bool) -> None:
+def keep_rejects(con: duckdb.DuckDBPyConnection) -> None:
+    """The staged rejects into the store's; the caller owns the transaction."""
+    if first_row(con, "SELECT 1 FROM duckdb_tables() WHERE table_name = $t", {"t": STAGED_REJECTS}):
+        con.execute(f"INSERT INTO rejects FROM {STAGED_REJECTS}")
+        con.execute(f"DROP TABLE {STAGED_REJECTS}")
+
+
+def unstage(con: duckdb.DuckDBPyConnection, staged: str) -> None:
+    con.execute(f"DROP TABLE IF EXISTS {staged}")
+
+
+def record_input_scope(
+    con: duckdb.DuckDBPyConnection, staged: str, checksum: str, *, with_claims: bool
+) -> None:
     """The staged file's claims and patient-days, kept under its checksum."""
     params = {"checksum": checksum}
     con.execute("DELETE FROM input_scope_claims WHERE checksum = $checksum", params)
     con.execute("DELETE FROM input_scope_days WHERE checksum = $checksum", params)
     if with_claims:
         con.execute(
-            f"INSERT INTO input_scope_claims SELECT DISTINCT $checksum, claim_id FROM {STAGED}",
+            f"INSERT INTO input_scope_claims SELECT DISTINCT $checksum, claim_id FROM {staged}",
             params,
         )
     con.execute(
         "INSERT INTO input_scope_days "
-        f"SELECT DISTINCT $checksum, patient_id, service_date FROM {STAGED}",
+        f"SELECT DISTINCT $checksum, patient_id, service_date FROM {staged}",
         params,
     )
 
@@ -279,7 +313,7 @@ def _registered(con: duckdb.DuckDBPyConnection, name: str, rows: pl.DataFrame) -
 
 
 def reject_repeated_keys(
-    con: duckdb.DuckDBPyConnection, kind: InputKind, source_file: str, run_id: str
+    con: duckdb.DuckDBPyConnection, staged: str, kind: InputKind, source_file: str, run_id: str
 ) -> int:
     """Reject every staged row whose key an earlier row of the same file holds.
 
@@ -292,10 +326,10 @@ def reject_repeated_keys(
         CREATE OR REPLACE TEMP TABLE repeated_rows AS
         WITH repeated_keys AS (
             SELECT {key}, min(row_number) AS first_row
-            FROM {STAGED} GROUP BY ALL HAVING count(*) > 1
+            FROM {staged} GROUP BY ALL HAVING count(*) > 1
         )
         SELECT s.row_number, CAST(s.{kind.repeat_column} AS VARCHAR) AS value
-        FROM {STAGED} AS s JOIN repeated_keys AS r USING ({key})
+        FROM {staged} AS s JOIN repeated_keys AS r USING ({key})
         WHERE s.row_number > r.first_row
         """
     )
@@ -311,14 +345,14 @@ def reject_repeated_keys(
     ).fetchall()[0][0]
     if repeated:
         con.execute(
-            f"DELETE FROM {STAGED} WHERE row_number IN (SELECT row_number FROM repeated_rows)"
+            f"DELETE FROM {staged} WHERE row_number IN (SELECT row_number FROM repeated_rows)"
         )
     con.execute("DROP TABLE repeated_rows")
     return repeated
 
 
 def upsert(
-    con: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...], run_id: str
+    con: duckdb.DuckDBPyConnection, staged: str, table: str, key: tuple[str, ...], run_id: str
 ) -> LoadCounts:
     """Add the staged rows whose key is new; update those whose key is known but whose
     content differs.
@@ -326,13 +360,13 @@ def upsert(
     A row identical to the stored one is left alone, so loading an export twice adds
     nothing. The caller owns the transaction.
     """
-    columns = [name for name, *_ in con.execute(f"DESCRIBE {STAGED}").fetchall()]
+    columns = [name for name, *_ in con.execute(f"DESCRIBE {staged}").fetchall()]
     columns.remove("row_number")
     listed = ", ".join(columns)
-    if not _holds_any_key(con, table, key):
+    if not _holds_any_key(con, staged, table, key):
         # Every row is new (a first load, or a new period): nothing to compare.
         new = con.execute(
-            f"INSERT INTO {table} ({listed}, loaded_run_id) SELECT {listed}, $run_id FROM {STAGED}",
+            f"INSERT INTO {table} ({listed}, loaded_run_id) SELECT {listed}, $run_id FROM {staged}",
             {"run_id": run_id},
         ).fetchall()[0][0]
         return LoadCounts(new=new, changed=0)
@@ -342,13 +376,13 @@ def upsert(
     assignments = ", ".join(f"{c} = i.{c}" for c in content)
     changed = con.execute(
         f"UPDATE {table} AS t SET {assignments}, loaded_run_id = $run_id "
-        f"FROM {STAGED} AS i WHERE {on} AND ({differs})",
+        f"FROM {staged} AS i WHERE {on} AND ({differs})",
         {"run_id": run_id},
     ).fetchall()[0][0]
     new = con.execute(
         f"""
         INSERT INTO {table} ({listed}, loaded_run_id)
-        SELECT {listed}, $run_id FROM {STAGED} AS i
+        SELECT {listed}, $run_id FROM {staged} AS i
         WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {on})
         """,
         {"run_id": run_id},
@@ -356,12 +390,14 @@ def upsert(
     return LoadCounts(new=new, changed=changed)
 
 
-def _holds_any_key(con: duckdb.DuckDBPyConnection, table: str, key: tuple[str, ...]) -> bool:
+def _holds_any_key(
+    con: duckdb.DuckDBPyConnection, staged: str, table: str, key: tuple[str, ...]
+) -> bool:
     """Whether the table already holds a key of the staged rows."""
     if first_row(con, f"SELECT 1 FROM {table} LIMIT 1") is None:
         return False
     on = " AND ".join(f"t.{c} = i.{c}" for c in key)
-    overlap = f"SELECT 1 FROM {STAGED} AS i JOIN {table} AS t ON {on} LIMIT 1"
+    overlap = f"SELECT 1 FROM {staged} AS i JOIN {table} AS t ON {on} LIMIT 1"
     return first_row(con, overlap) is not None
 
 

@@ -103,15 +103,36 @@ def findings(folder: Path) -> pl.DataFrame:
     return pl.read_csv(folder / "out" / "findings.csv", infer_schema=False).sort("finding_id")
 
 
-def test_a_run_killed_while_storing_leaves_the_store_as_it_was(tmp_path, exports, clean):
-    logged = killed_after(r" load: stage claims: ", audit_args(exports, tmp_path))
+def staging_tables(db: Path) -> list[str]:
+    with duckdb.connect(str(db)) as con:
+        rows = con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, 'staged_')"
+        ).fetchall()
+    return [table for (table,) in rows]
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        # Batches are committed to staging tables one by one, outside the load's
+        # transaction; the store's own tables are not touched yet.
+        r" load: stage claims: ",
+        # Inside the load's one transaction: the claims are stored, the time logs not.
+        r" load: store claims: ",
+    ],
+    ids=["staging", "storing"],
+)
+def test_a_run_killed_while_loading_leaves_the_store_as_it_was(tmp_path, exports, clean, moment):
+    logged = killed_after(moment, audit_args(exports, tmp_path))
     assert not any(" load: run " in line for line in logged), "the load had finished"
 
     db = tmp_path / "store.duckdb"
     assert counts(db, ("runs", *LOADED)) == dict.fromkeys(("runs", *LOADED), 0)
+    assert staging_tables(db), "the killed load left its staged rows"
 
     assert main([*audit_args(exports, tmp_path), "--quiet"]) == 0
     assert counts(db, LOADED + FLAGGED) == counts(clean / "store.duckdb", LOADED + FLAGGED)
+    assert staging_tables(db) == [], "the next run dropped the leftovers"
     assert not findings(clean).is_empty()
     assert findings(tmp_path).equals(findings(clean))
 

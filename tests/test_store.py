@@ -114,10 +114,11 @@ def test_staged_batches_are_all_readable_inside_the_load_transaction(tmp_path):
     con = store.connect(Path(tmp_path / "store.duckdb"))
     try:
         con.execute("BEGIN TRANSACTION")
-        store.stage(con, batch)
-        store.stage(con, batch.with_columns(pl.col("row_number") + rows))
+        staged = store.staging_table(0)
+        store.stage(con, staged, batch)
+        store.stage(con, staged, batch.with_columns(pl.col("row_number") + rows))
         read_back = store.first_row(
-            con, f"SELECT count(DISTINCT row_number), count(DISTINCT claim_id) FROM {store.STAGED}"
+            con, f"SELECT count(DISTINCT row_number), count(DISTINCT claim_id) FROM {staged}"
         )
         con.execute("ROLLBACK")
     finally:
