@@ -27,22 +27,17 @@ logged AS (
     FROM timed_segments
     GROUP BY patient_id, service_date, discipline, cpt_code
 ),
--- The discipline that logged most of a code's minutes for the patient that day.
+-- The discipline that logged most of a code's minutes for the patient that day (ties:
+-- the first by name): the least of structs, an aggregate where a ranking window would
+-- sort every code-day.
 logged_discipline AS (
-    SELECT patient_id, service_date, cpt_code, discipline
-    FROM (
-        SELECT
-            patient_id,
-            service_date,
-            cpt_code,
-            discipline,
-            ROW_NUMBER() OVER (
-                PARTITION BY patient_id, service_date, cpt_code
-                ORDER BY minutes DESC, discipline
-            ) AS preference
-        FROM logged
-    ) AS ranked
-    WHERE preference = 1
+    SELECT
+        patient_id,
+        service_date,
+        cpt_code,
+        MIN({'fewer_minutes': -minutes, 'discipline': discipline}).discipline AS discipline
+    FROM logged
+    GROUP BY patient_id, service_date, cpt_code
 ),
 -- A line is judged in the discipline whose minutes it bills: its GP/GO/GN modifier's
 -- (claim_line_modifiers) when that discipline logged the code that day, otherwise the
