@@ -36,9 +36,10 @@ Values themselves (an NPI, a date, the units) are left to validation, as a CSV e
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -54,6 +55,7 @@ LEADING = "\ufeff \t\r\n"
 PADDING = 13  # empty elements added to each segment read, so an omitted one reads as ""
 EMPTY_SV1 = [""] * (PADDING + 1)
 NO_PROBLEM = (None, None, None)
+ENVELOPE_TAGS = ("ISA", "IEA", "GS", "GE", "ST", "SE")
 
 # The columns of the frames read_lines yields, besides the canonical ones.
 SEGMENT = "segment"
@@ -127,12 +129,29 @@ def _isa_problem(isa: str) -> str | None:
 # ----------------------------------------------------------------------------- segments
 
 
-def _segments(path: Path) -> Iterator[tuple[Delimiters, int, list[str]]]:
+Segments = TypeVar("Segments", list[str], pl.Series)
+
+
+def _without_line_breaks(text: str, terminator: str) -> str:
+    for line_break in "\r\n":
+        if line_break != terminator:
+            text = text.replace(line_break, "")
+    return text
+
+
+def _split(text: str, terminator: str) -> list[str]:
+    return [s for s in text.split(terminator) if s]
+
+
+def _segments(
+    path: Path, split: Callable[[str, str], Segments] = _split
+) -> Iterator[tuple[Delimiters, int, Segments]]:
     """The file's segments a chunk at a time: (delimiters, number of the first, segments).
 
     Each interchange is split with the delimiters of its own ISA header. Line breaks
     around segments are dropped (they are not X12 data unless they are the terminator),
-    and so are blank pieces: they are no segments and take no number.
+    and so are blank pieces: they are no segments and take no number. `split` makes the
+    segments of a chunk: a list of them, or a polars Series where only a few are read.
     """
     number = 0
     delimiters: Delimiters | None = None
@@ -158,7 +177,7 @@ def _segments(path: Path) -> Iterator[tuple[Delimiters, int, list[str]]]:
             piece, buffer = _through_interchange(buffer, delimiters, eof)
             # No whole segment yet (one longer than a chunk): read on before splitting.
             short = not piece
-            segments = _split(piece, delimiters.segment)
+            segments = split(_without_line_breaks(piece, delimiters.segment), delimiters.segment)
             yield delimiters, number + 1, segments
             number += len(segments)
 
@@ -188,11 +207,6 @@ def _trailer_end(text: str, d: Delimiters) -> int | None:
     return None
 
 
-def _split(text: str, terminator: str) -> list[str]:
-    for line_break in "\r\n":
-        if line_break != terminator:
-            text = text.replace(line_break, "")
-    return [s for s in text.split(terminator) if s]
 
 
 # ---------------------------------------------------------------------------- envelopes
@@ -232,20 +246,28 @@ class _Envelopes:
         self.outside: int | None = None  # the first of a run of segments outside any set
 
     def read(self, path: Path) -> list[Rejected]:
-        end = 0
-        for d, first, segments in _segments(path):
+        # Envelope segments are a few in a thousand: polars finds them, and only they
+        # are read one by one; the others matter only as a run between two of them.
+        end = last = 0
+        for d, first, segments in _segments(path, _split_series):
             pad = d.element * PADDING
-            for number, segment in enumerate(segments, start=first):
-                if segment[:2] in ("IS", "IE", "GS", "GE", "ST", "SE"):
-                    self.control((segment + pad).split(d.element), number)
-                elif self.st is None and self.outside is None:
-                    self.outside = number
+            for offset, segment in _envelope_segments(segments, d.element):
+                number = first + offset
+                self.between(last, number)
+                self.control((segment + pad).split(d.element), number)
+                last = number
             end = first + len(segments) - 1
+        self.between(last, end + 1)
         self.end_of_file(end)
         return _outermost(self.rejected)
 
+    def between(self, last: int, number: int) -> None:
+        """The segments between two envelope segments are outside any transaction set
+        if no set is open there."""
+        if number > last + 1 and self.st is None and self.outside is None:
+            self.outside = last + 1
+
     def control(self, el: list[str], number: int) -> None:
-        tag = el[0]
         handler = {
             "ISA": self.isa_,
             "IEA": self.iea,
@@ -253,11 +275,7 @@ class _Envelopes:
             "GE": self.ge,
             "ST": self.st_,
             "SE": self.se,
-        }.get(tag)
-        if handler is None:
-            if self.st is None and self.outside is None:
-                self.outside = number
-            return
+        }[el[0]]
         handler(el, number)
 
     def stray(self, number: int) -> None:
@@ -358,6 +376,19 @@ class _Envelopes:
 
     def reject(self, first: int, last: int, column: str, value: str, reason: str) -> None:
         self.rejected.append(Rejected(first, last, column, value, reason))
+
+
+def _split_series(text: str, terminator: str) -> pl.Series:
+    segments = pl.Series("segment", [text]).str.split(terminator).explode()
+    return segments.filter(segments != "")
+
+
+def _envelope_segments(segments: pl.Series, element: str) -> Iterator[tuple[int, str]]:
+    """(place in the chunk, text) of the ISA, IEA, GS, GE, ST and SE segments."""
+    frame = segments.to_frame().with_row_index("offset")
+    frame = frame.filter(pl.col("segment").str.slice(0, 2).is_in(["IS", "IE", "GS", "GE", "ST", "SE"]))
+    tags = frame.get_column("segment").str.split(element).list.first()
+    yield from frame.filter(tags.is_in(ENVELOPE_TAGS)).iter_rows()
 
 
 def _mismatch(trailer: str, header: str, control: str) -> str:
