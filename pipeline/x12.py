@@ -52,8 +52,8 @@ ISA_LENGTH = 106
 ISA_WIDTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
 CHUNK_CHARS = 1 << 23
 LEADING = "\ufeff \t\r\n"
-PADDING = 13  # empty elements added to each segment read, so an omitted one reads as ""
-EMPTY_SV1 = [""] * (PADDING + 1)
+PADDING = [""] * 13  # added to each segment's elements, so an omitted one reads as ""
+EMPTY_SV1 = ["", *PADDING]
 NO_PROBLEM = (None, None, None)
 ENVELOPE_TAGS = ("ISA", "IEA", "GS", "GE", "ST", "SE")
 
@@ -250,11 +250,10 @@ class _Envelopes:
         # are read one by one; the others matter only as a run between two of them.
         end = last = 0
         for d, first, segments in _segments(path, _split_series):
-            pad = d.element * PADDING
             for offset, segment in _envelope_segments(segments, d.element):
                 number = first + offset
                 self.between(last, number)
-                self.control((segment + pad).split(d.element), number)
+                self.control(segment.split(d.element) + PADDING, number)
                 last = number
             end = first + len(segments) - 1
         self.between(last, end + 1)
@@ -413,6 +412,7 @@ class _Line:
     number: str
     sv1: list[str] | None = None
     sv1_segment: int = 0
+    procedure: list[str] = field(default_factory=list)  # SV101's components
     date: str | None = None
     rendering: str | None = None
     problem: tuple[str, str, str] | None = None
@@ -482,11 +482,13 @@ class _Lines:
                 "ST" + d.element: self.boundary,
                 "SE" + d.element: self.boundary,
             }
-            pad = d.element * PADDING
+            element = d.element
             for number, segment in enumerate(segments, start=first):
                 handler = handlers.get(segment[:3])
                 if handler:
-                    handler((segment + pad).split(d.element), number)
+                    elements = segment.split(element)
+                    elements += PADDING
+                    handler(elements, number)
                     if self.full:
                         yield self.batch()
         self.close_claim()
@@ -579,13 +581,13 @@ class _Lines:
         if line.sv1 is not None:
             claim.fail(number, "SV1", "", "a second SV1 in one service line")
             return
-        problem = self.sv1_problem(el)
+        procedure = el[1].split(self.d.component)
+        problem = self.sv1_problem(el, procedure)
         if problem:
             claim.fail(number, *problem)
-        line.sv1, line.sv1_segment = el, number
+        line.sv1, line.sv1_segment, line.procedure = el, number, procedure
 
-    def sv1_problem(self, el: list[str]) -> tuple[str, str, str] | None:
-        procedure = el[1].split(self.d.component)
+    def sv1_problem(self, el: list[str], procedure: list[str]) -> tuple[str, str, str] | None:
         if procedure[0] != "HC":
             return "SV101", el[1], "SV101-1 is not HC (a CPT/HCPCS code)"
         if len(procedure) < 2 or not procedure[1]:
@@ -599,7 +601,9 @@ class _Lines:
         pointers = el[7]
         if not pointers:
             return "SV107", "", "SV107, the diagnosis pointer, is missing"
-        if not all(p.isdigit() for p in pointers.split(self.d.component)):
+        if not pointers.isdigit() and not all(
+            p.isdigit() for p in pointers.split(self.d.component)
+        ):
             return "SV107", pointers, "SV107 holds a pointer that is not a number"
         return None
 
@@ -621,7 +625,9 @@ class _Lines:
         if self.claim is None or self.loop != "claim":
             return
         for composite in el[1:]:
-            qualifier, _, code = composite.partition(self.d.component)  # "" once padded
+            if not composite.startswith("AB"):  # the padding too
+                continue
+            qualifier, _, code = composite.partition(self.d.component)
             if qualifier in ("ABK", "ABF"):
                 self.claim.diagnoses.append(code.split(self.d.component)[0])
 
@@ -645,12 +651,12 @@ class _Lines:
         if line.sv1 is None:
             claim.fail(line.segment, "SV1", "", "a service line (LX) without SV1")
             return ""
-        codes = []
+        codes, diagnoses = [], claim.diagnoses
         for pointer in line.sv1[7].split(component):
             if not pointer.isdigit():
                 continue
-            if 1 <= int(pointer) <= len(claim.diagnoses):
-                codes.append(claim.diagnoses[int(pointer) - 1])
+            if 1 <= int(pointer) <= len(diagnoses):
+                codes.append(diagnoses[int(pointer) - 1])
             else:
                 claim.fail(
                     line.sv1_segment, "SV107", pointer,
@@ -661,8 +667,10 @@ class _Lines:
 
     def add_row(self, claim: _Claim, line: _Line, codes: str, component: str) -> None:
         el = line.sv1 or EMPTY_SV1
-        procedure = [*el[1].split(component), ""]
-        problem = self.envelope_problem(line.segment) or claim.problem or line.problem
+        procedure = [*line.procedure, "", ""]
+        problem = (
+            self.rejected and self.envelope_problem(line.segment)
+        ) or claim.problem or line.problem
         self.out.append(
             (
                 line.segment,
@@ -675,7 +683,7 @@ class _Lines:
                 procedure[1],
                 _whole(el[4]),
                 claim.frequency,
-                ",".join(m for m in procedure[2:6] if m),
+                ",".join(filter(None, procedure[2:6])),
                 el[2],
                 codes,
                 el[5] or claim.place,
@@ -710,6 +718,8 @@ def _service_date(qualifier: str, value: str) -> tuple[str, tuple[str, str, str]
 
 def _whole(units: str) -> str:
     """'2.0' is X12's way of writing 2 units as much as '2' is."""
+    if "." not in units:
+        return units
     whole, dot, fraction = units.partition(".")
     return whole if dot and fraction.strip("0") == "" and whole else units
 
