@@ -51,6 +51,7 @@ ISA_LENGTH = 106
 # ISA01..ISA16 have fixed widths; the last is the component separator.
 ISA_WIDTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
 CHUNK_CHARS = 1 << 23
+HELD_ROWS = 50_000  # rows made into a frame at a time, as a batch builds up
 LEADING = "\ufeff \t\r\n"
 PADDING = [""] * 13  # added to each segment's elements, so an omitted one reads as ""
 EMPTY_SV1 = ["", *PADDING]
@@ -205,8 +206,6 @@ def _trailer_end(text: str, d: Delimiters) -> int | None:
             return end + 1 if end >= 0 else None
         found = text.find("IEA" + d.element, found + 1)
     return None
-
-
 
 
 # ---------------------------------------------------------------------------- envelopes
@@ -385,7 +384,9 @@ def _split_series(text: str, terminator: str) -> pl.Series:
 def _envelope_segments(segments: pl.Series, element: str) -> Iterator[tuple[int, str]]:
     """(place in the chunk, text) of the ISA, IEA, GS, GE, ST and SE segments."""
     frame = segments.to_frame().with_row_index("offset")
-    frame = frame.filter(pl.col("segment").str.slice(0, 2).is_in(["IS", "IE", "GS", "GE", "ST", "SE"]))
+    frame = frame.filter(
+        pl.col("segment").str.slice(0, 2).is_in(["IS", "IE", "GS", "GE", "ST", "SE"])
+    )
     tags = frame.get_column("segment").str.split(element).list.first()
     yield from frame.filter(tags.is_in(ENVELOPE_TAGS)).iter_rows()
 
@@ -448,6 +449,8 @@ class _Lines:
         self.next_rejected = 0
         self.rows = rows
         self.out: list[tuple[object, ...]] = []
+        self.held: list[pl.DataFrame] = []  # the batch's rows so far, less those in out
+        self.held_rows = 0
         self.claims_rejected = 0
         self.full = False
         self._reset_transaction()
@@ -497,9 +500,18 @@ class _Lines:
             log.info("%s: %d claims rejected while reading", self.path, self.claims_rejected)
 
     def batch(self) -> pl.DataFrame:
-        frame = pl.DataFrame(self.out, schema=SCHEMA, orient="row")
-        self.out, self.full = [], False
+        self.hold()
+        frame = pl.concat(self.held) if self.held else pl.DataFrame(schema=SCHEMA)
+        self.held, self.held_rows, self.full = [], 0, False
         return frame
+
+    def hold(self) -> None:
+        """Rows made so far as a frame: a row as Python objects takes about ten times
+        the memory it takes in a frame, so a batch is not kept as Python objects."""
+        if self.out:
+            self.held.append(pl.DataFrame(self.out, schema=SCHEMA, orient="row"))
+            self.held_rows += len(self.out)
+            self.out = []
 
     # ----------------------------------------------------------------- loops and context
 
@@ -643,7 +655,9 @@ class _Lines:
             self.claims_rejected += 1
         for line, codes in lines:
             self.add_row(claim, line, codes, component)
-        self.full = len(self.out) >= self.rows
+        if len(self.out) >= HELD_ROWS:
+            self.hold()
+        self.full = self.held_rows + len(self.out) >= self.rows
 
     def line_codes(self, claim: _Claim, line: _Line, component: str) -> str:
         """The diagnosis codes the line's SV107 points to (the claim fails if it points
@@ -669,8 +683,8 @@ class _Lines:
         el = line.sv1 or EMPTY_SV1
         procedure = [*line.procedure, "", ""]
         problem = (
-            self.rejected and self.envelope_problem(line.segment)
-        ) or claim.problem or line.problem
+            (self.rejected and self.envelope_problem(line.segment)) or claim.problem or line.problem
+        )
         self.out.append(
             (
                 line.segment,
