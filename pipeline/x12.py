@@ -141,7 +141,7 @@ def _without_line_breaks(text: str, terminator: str) -> str:
 
 
 def _split(text: str, terminator: str) -> list[str]:
-    return [s for s in text.split(terminator) if s]
+    return list(filter(None, text.split(terminator)))
 
 
 def _segments(
