@@ -36,9 +36,10 @@ Values themselves (an NPI, a date, the units) are left to validation, as a CSV e
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -50,10 +51,12 @@ ISA_LENGTH = 106
 # ISA01..ISA16 have fixed widths; the last is the component separator.
 ISA_WIDTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
 CHUNK_CHARS = 1 << 23
+HELD_ROWS = 50_000  # rows made into a frame at a time, as a batch builds up
 LEADING = "\ufeff \t\r\n"
-PADDING = 13  # empty elements added to each segment read, so an omitted one reads as ""
-EMPTY_SV1 = [""] * (PADDING + 1)
+PADDING = [""] * 13  # added to each segment's elements, so an omitted one reads as ""
+EMPTY_SV1 = ["", *PADDING]
 NO_PROBLEM = (None, None, None)
+ENVELOPE_TAGS = ("ISA", "IEA", "GS", "GE", "ST", "SE")
 
 # The columns of the frames read_lines yields, besides the canonical ones.
 SEGMENT = "segment"
@@ -127,12 +130,29 @@ def _isa_problem(isa: str) -> str | None:
 # ----------------------------------------------------------------------------- segments
 
 
-def _segments(path: Path) -> Iterator[tuple[Delimiters, int, list[str]]]:
+Segments = TypeVar("Segments", list[str], pl.Series)
+
+
+def _without_line_breaks(text: str, terminator: str) -> str:
+    for line_break in "\r\n":
+        if line_break != terminator:
+            text = text.replace(line_break, "")
+    return text
+
+
+def _split(text: str, terminator: str) -> list[str]:
+    return list(filter(None, text.split(terminator)))
+
+
+def _segments(
+    path: Path, split: Callable[[str, str], Segments] = _split
+) -> Iterator[tuple[Delimiters, int, Segments]]:
     """The file's segments a chunk at a time: (delimiters, number of the first, segments).
 
     Each interchange is split with the delimiters of its own ISA header. Line breaks
     around segments are dropped (they are not X12 data unless they are the terminator),
-    and so are blank pieces: they are no segments and take no number.
+    and so are blank pieces: they are no segments and take no number. `split` makes the
+    segments of a chunk: a list of them, or a polars Series where only a few are read.
     """
     number = 0
     delimiters: Delimiters | None = None
@@ -158,7 +178,7 @@ def _segments(path: Path) -> Iterator[tuple[Delimiters, int, list[str]]]:
             piece, buffer = _through_interchange(buffer, delimiters, eof)
             # No whole segment yet (one longer than a chunk): read on before splitting.
             short = not piece
-            segments = _split(piece, delimiters.segment)
+            segments = split(_without_line_breaks(piece, delimiters.segment), delimiters.segment)
             yield delimiters, number + 1, segments
             number += len(segments)
 
@@ -186,13 +206,6 @@ def _trailer_end(text: str, d: Delimiters) -> int | None:
             return end + 1 if end >= 0 else None
         found = text.find("IEA" + d.element, found + 1)
     return None
-
-
-def _split(text: str, terminator: str) -> list[str]:
-    for line_break in "\r\n":
-        if line_break != terminator:
-            text = text.replace(line_break, "")
-    return [s for s in text.split(terminator) if s]
 
 
 # ---------------------------------------------------------------------------- envelopes
@@ -232,20 +245,27 @@ class _Envelopes:
         self.outside: int | None = None  # the first of a run of segments outside any set
 
     def read(self, path: Path) -> list[Rejected]:
-        end = 0
-        for d, first, segments in _segments(path):
-            pad = d.element * PADDING
-            for number, segment in enumerate(segments, start=first):
-                if segment[:2] in ("IS", "IE", "GS", "GE", "ST", "SE"):
-                    self.control((segment + pad).split(d.element), number)
-                elif self.st is None and self.outside is None:
-                    self.outside = number
+        # Envelope segments are a few in a thousand: polars finds them, and only they
+        # are read one by one; the others matter only as a run between two of them.
+        end = last = 0
+        for d, first, segments in _segments(path, _split_series):
+            for offset, segment in _envelope_segments(segments, d.element):
+                number = first + offset
+                self.between(last, number)
+                self.control(segment.split(d.element) + PADDING, number)
+                last = number
             end = first + len(segments) - 1
+        self.between(last, end + 1)
         self.end_of_file(end)
         return _outermost(self.rejected)
 
+    def between(self, last: int, number: int) -> None:
+        """The segments between two envelope segments are outside any transaction set
+        if no set is open there."""
+        if number > last + 1 and self.st is None and self.outside is None:
+            self.outside = last + 1
+
     def control(self, el: list[str], number: int) -> None:
-        tag = el[0]
         handler = {
             "ISA": self.isa_,
             "IEA": self.iea,
@@ -253,11 +273,7 @@ class _Envelopes:
             "GE": self.ge,
             "ST": self.st_,
             "SE": self.se,
-        }.get(tag)
-        if handler is None:
-            if self.st is None and self.outside is None:
-                self.outside = number
-            return
+        }[el[0]]
         handler(el, number)
 
     def stray(self, number: int) -> None:
@@ -360,6 +376,20 @@ class _Envelopes:
         self.rejected.append(Rejected(first, last, column, value, reason))
 
 
+def _split_series(text: str, terminator: str) -> pl.Series:
+    segments = pl.Series("segment", [text]).str.split(terminator).explode()
+    return segments.filter(segments != "")
+
+
+def _envelope_segments(segments: pl.Series, element: str) -> Iterator[tuple[int, str]]:
+    """(place in the chunk, text) of the ISA, IEA, GS, GE, ST and SE segments."""
+    frame = segments.to_frame().with_row_index("offset")
+    # Two characters first, a cheap look at every segment; the tag then, at a few.
+    frame = frame.filter(pl.col("segment").str.slice(0, 2).is_in([t[:2] for t in ENVELOPE_TAGS]))
+    tags = frame.get_column("segment").str.split(element).list.first()
+    yield from frame.filter(tags.is_in(ENVELOPE_TAGS)).iter_rows()
+
+
 def _mismatch(trailer: str, header: str, control: str) -> str:
     return f"{trailer} does not match {header} ({control})"
 
@@ -382,6 +412,7 @@ class _Line:
     number: str
     sv1: list[str] | None = None
     sv1_segment: int = 0
+    procedure: list[str] = field(default_factory=list)  # SV101's components
     date: str | None = None
     rendering: str | None = None
     problem: tuple[str, str, str] | None = None
@@ -417,6 +448,8 @@ class _Lines:
         self.next_rejected = 0
         self.rows = rows
         self.out: list[tuple[object, ...]] = []
+        self.held: list[pl.DataFrame] = []  # the batch's rows so far, less those in out
+        self.held_rows = 0
         self.claims_rejected = 0
         self.full = False
         self._reset_transaction()
@@ -451,11 +484,13 @@ class _Lines:
                 "ST" + d.element: self.boundary,
                 "SE" + d.element: self.boundary,
             }
-            pad = d.element * PADDING
+            element = d.element
             for number, segment in enumerate(segments, start=first):
                 handler = handlers.get(segment[:3])
                 if handler:
-                    handler((segment + pad).split(d.element), number)
+                    elements = segment.split(element)
+                    elements += PADDING
+                    handler(elements, number)
                     if self.full:
                         yield self.batch()
         self.close_claim()
@@ -464,9 +499,18 @@ class _Lines:
             log.info("%s: %d claims rejected while reading", self.path, self.claims_rejected)
 
     def batch(self) -> pl.DataFrame:
-        frame = pl.DataFrame(self.out, schema=SCHEMA, orient="row")
-        self.out, self.full = [], False
+        self.hold()
+        frame = pl.concat(self.held) if self.held else pl.DataFrame(schema=SCHEMA)
+        self.held, self.held_rows, self.full = [], 0, False
         return frame
+
+    def hold(self) -> None:
+        """Rows made so far as a frame: a row as Python objects takes about ten times
+        the memory it takes in a frame, so a batch is not kept as Python objects."""
+        if self.out:
+            self.held.append(pl.DataFrame(self.out, schema=SCHEMA, orient="row"))
+            self.held_rows += len(self.out)
+            self.out = []
 
     # ----------------------------------------------------------------- loops and context
 
@@ -548,13 +592,13 @@ class _Lines:
         if line.sv1 is not None:
             claim.fail(number, "SV1", "", "a second SV1 in one service line")
             return
-        problem = self.sv1_problem(el)
+        procedure = el[1].split(self.d.component)
+        problem = self.sv1_problem(el, procedure)
         if problem:
             claim.fail(number, *problem)
-        line.sv1, line.sv1_segment = el, number
+        line.sv1, line.sv1_segment, line.procedure = el, number, procedure
 
-    def sv1_problem(self, el: list[str]) -> tuple[str, str, str] | None:
-        procedure = el[1].split(self.d.component)
+    def sv1_problem(self, el: list[str], procedure: list[str]) -> tuple[str, str, str] | None:
         if procedure[0] != "HC":
             return "SV101", el[1], "SV101-1 is not HC (a CPT/HCPCS code)"
         if len(procedure) < 2 or not procedure[1]:
@@ -568,7 +612,9 @@ class _Lines:
         pointers = el[7]
         if not pointers:
             return "SV107", "", "SV107, the diagnosis pointer, is missing"
-        if not all(p.isdigit() for p in pointers.split(self.d.component)):
+        if not pointers.isdigit() and not all(
+            p.isdigit() for p in pointers.split(self.d.component)
+        ):
             return "SV107", pointers, "SV107 holds a pointer that is not a number"
         return None
 
@@ -590,7 +636,9 @@ class _Lines:
         if self.claim is None or self.loop != "claim":
             return
         for composite in el[1:]:
-            qualifier, _, code = composite.partition(self.d.component)  # "" once padded
+            if not composite.startswith("AB"):  # the padding too
+                continue
+            qualifier, _, code = composite.partition(self.d.component)
             if qualifier in ("ABK", "ABF"):
                 self.claim.diagnoses.append(code.split(self.d.component)[0])
 
@@ -606,7 +654,9 @@ class _Lines:
             self.claims_rejected += 1
         for line, codes in lines:
             self.add_row(claim, line, codes, component)
-        self.full = len(self.out) >= self.rows
+        if len(self.out) >= HELD_ROWS:
+            self.hold()
+        self.full = self.held_rows + len(self.out) >= self.rows
 
     def line_codes(self, claim: _Claim, line: _Line, component: str) -> str:
         """The diagnosis codes the line's SV107 points to (the claim fails if it points
@@ -614,12 +664,12 @@ class _Lines:
         if line.sv1 is None:
             claim.fail(line.segment, "SV1", "", "a service line (LX) without SV1")
             return ""
-        codes = []
+        codes, diagnoses = [], claim.diagnoses
         for pointer in line.sv1[7].split(component):
             if not pointer.isdigit():
                 continue
-            if 1 <= int(pointer) <= len(claim.diagnoses):
-                codes.append(claim.diagnoses[int(pointer) - 1])
+            if 1 <= int(pointer) <= len(diagnoses):
+                codes.append(diagnoses[int(pointer) - 1])
             else:
                 claim.fail(
                     line.sv1_segment, "SV107", pointer,
@@ -630,8 +680,10 @@ class _Lines:
 
     def add_row(self, claim: _Claim, line: _Line, codes: str, component: str) -> None:
         el = line.sv1 or EMPTY_SV1
-        procedure = [*el[1].split(component), ""]
-        problem = self.envelope_problem(line.segment) or claim.problem or line.problem
+        procedure = [*line.procedure, "", ""]
+        problem = (
+            (self.rejected and self.envelope_problem(line.segment)) or claim.problem or line.problem
+        )
         self.out.append(
             (
                 line.segment,
@@ -644,7 +696,7 @@ class _Lines:
                 procedure[1],
                 _whole(el[4]),
                 claim.frequency,
-                ",".join(m for m in procedure[2:6] if m),
+                ",".join(filter(None, procedure[2:6])),
                 el[2],
                 codes,
                 el[5] or claim.place,
@@ -679,6 +731,8 @@ def _service_date(qualifier: str, value: str) -> tuple[str, tuple[str, str, str]
 
 def _whole(units: str) -> str:
     """'2.0' is X12's way of writing 2 units as much as '2' is."""
+    if "." not in units:
+        return units
     whole, dot, fraction = units.partition(".")
     return whole if dot and fraction.strip("0") == "" and whole else units
 

@@ -223,6 +223,29 @@ def test_an_interchange_whose_trailer_does_not_match_is_rejected_whole(tmp_path,
     assert "IEA02 does not match ISA13 (000000002)" in rejects.get_column("reason")[0]
 
 
+def test_lines_between_transaction_sets_are_rejected_as_outside_any(tmp_path, cli, timelogs):
+    written = write_837p(frame(ROWS), claims_per_transaction=3)
+    after_first_set = written.text.index("~", written.text.index("\nSE*")) + 1
+    stray = "\nLX*1~\nSV1*HC:97110*30.00*UN*1***1~"
+    text = written.text[:after_first_set] + stray + written.text[after_first_set:]
+    outputs = audit_text(tmp_path, cli, timelogs, text)
+    lx = written.text[:after_first_set].count("~") + 1  # the segment after the first SE
+    rejects = outputs.rejects
+    assert rejects.select("row_number", "column").rows() == [(str(lx), "segment")]
+    assert rejects.get_column("reason")[0] == "segments outside a transaction set"
+    assert outputs.summary["inputs"][0]["rows_read"] == len(ROWS) + 1
+
+
+def test_a_batch_is_the_same_built_from_many_held_frames(tmp_path, monkeypatch):
+    edi = tmp_path / "claims.837"
+    write(edi, ROWS)
+    whole = pl.concat(x12.read_lines(edi, 1000))
+    monkeypatch.setattr(x12, "HELD_ROWS", 1)  # every claim's lines made a frame at once
+    batches = list(x12.read_lines(edi, 1000))
+    assert pl.concat(batches).equals(whole)
+    assert [b.height for b in batches] == [len(ROWS)]
+
+
 def test_a_file_cut_short_rejects_the_envelopes_it_leaves_open(tmp_path, cli, timelogs):
     written = write_837p(frame(ROWS))
     text = written.text[: written.text.index("LX*1~\nSV1*HC:97116")]
