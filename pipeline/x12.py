@@ -43,6 +43,8 @@ from typing import TypeVar
 
 import polars as pl
 
+from pipeline.columns import CLAIMS
+
 log = logging.getLogger(__name__)
 
 TRANSACTION = "837"
@@ -63,21 +65,8 @@ SEGMENT = "segment"
 PROBLEM_COLUMN = "problem_column"
 PROBLEM_VALUE = "problem_value"
 PROBLEM_REASON = "problem_reason"
-LINE_COLUMNS = (
-    "claim_id",
-    "line_number",
-    "patient_id",
-    "payer",
-    "rendering_npi",
-    "service_date",
-    "cpt_code",
-    "units",
-    "claim_frequency",
-    "modifiers",
-    "charge",
-    "diagnosis_codes",
-    "place_of_service",
-)
+# The canonical claim columns, in the order each line's values are gathered.
+LINE_COLUMNS = CLAIMS.columns
 SCHEMA = {
     SEGMENT: pl.Int64,
     **dict.fromkeys(LINE_COLUMNS, pl.String),
