@@ -1,8 +1,9 @@
 """Store: the DuckDB file that keeps every accepted claim line and time segment.
 
 History across nightly runs lives here: later rules count visits and running totals
-over months. Loading is idempotent (the same rows again add nothing) and a whole load
-is one transaction, so a failed or killed load leaves the store as it was.
+over months. Loading is idempotent (the same rows again add nothing) and a load changes
+the store's tables in one transaction, so a failed or killed load leaves them as they
+were (its staging tables, see below, are dropped when the store is next opened).
 """
 
 from __future__ import annotations
