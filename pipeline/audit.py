@@ -245,7 +245,8 @@ def derive(
     Every derived table but those in ACROSS_PATIENTS joins on the patient, so a large
     store builds them a share of its patients at a time (`partitions` shares, by a hash
     of the patient id): each share's joins and windows fit in memory where the whole
-    store's would spill, and the shares' rows are then put together.
+    store's would spill. Each share's tables are written once to `into` (`name_0`,
+    `name_1`, ...), and a view of each plain name puts the shares together.
 
     The report rebuilds them over a few patients' temporary copies of those tables, to
     show a finding's evidence as the rules computed it.
@@ -269,22 +270,26 @@ def derive(
                 f"CREATE TEMP TABLE {table} AS SELECT * FROM {store_tables}.{table} "
                 f"WHERE hash(patient_id) % {partitions} = {share}"
             )
+        # Each table is written once, as the share's own table; a temporary view of the
+        # plain name lets the share's later tables read it.
         for path in per_patient:
-            name = _build(con, path, catalog, "temp")
-            if share == 0:
-                con.execute(f"CREATE OR REPLACE TABLE {into}.{name} AS FROM temp.{name}")
-            else:
-                con.execute(f"INSERT INTO {into}.{name} FROM temp.{name}")
+            name = _build(con, path, catalog, into, suffix=f"_{share}")
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS FROM {into}.{name}_{share}")
     for table in PATIENT_INPUTS:
         con.execute(f"DROP TABLE temp.{table}")
     for path in per_patient:
-        con.execute(f"DROP TABLE temp.{_table_name(path)}")
+        name = _table_name(path)
+        con.execute(f"DROP VIEW temp.{name}")
+        shares = " UNION ALL ".join(f"SELECT * FROM {into}.{name}_{k}" for k in range(partitions))
+        con.execute(f"CREATE OR REPLACE VIEW {into}.{name} AS {shares}")
 
 
-def _build(con: duckdb.DuckDBPyConnection, path: Path, catalog: Catalog, into: str) -> str:
+def _build(
+    con: duckdb.DuckDBPyConnection, path: Path, catalog: Catalog, into: str, suffix: str = ""
+) -> str:
     name, sql = _table_name(path), path.read_text()
     con.execute(
-        f"CREATE OR REPLACE {_table(into, name)} AS {sql}",
+        f"CREATE OR REPLACE {_table(into, name + suffix)} AS {sql}",
         bind(sql, catalog.params, f"rules/derived/{path.name}"),
     )
     return name
