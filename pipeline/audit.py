@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -20,7 +19,7 @@ from pipeline.catalog import RULES_DIR, SEVERITIES, Catalog, Rule, bind
 from pipeline.config import Config
 from pipeline.logs import fields
 from pipeline.scope import Scope
-from pipeline.store import first_row, transaction
+from pipeline.store import first_row, transaction, utc_now
 from pipeline.timing import StageTimer
 
 log = logging.getLogger(__name__)
@@ -162,10 +161,9 @@ def _run_rules(
                 for name, checksum in {**checksums, "rules": catalog.checksum}.items()
             ],
         )
-        # The clock, not now(): DuckDB's now() is when the transaction began.
         con.execute(
             "UPDATE runs SET flagged_at = $at WHERE run_id = $run_id",
-            {"at": datetime.now(UTC).replace(tzinfo=None), "run_id": run_id},
+            {"at": utc_now(), "run_id": run_id},
         )
     return results
 

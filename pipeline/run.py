@@ -61,8 +61,7 @@ def load(claims: list[Path], timelogs: list[Path], db: Path, config: Config) -> 
             store.keep_rejects(con)
             store.scope_of_inputs(con, run_id)
             timer.save(con, run_id)
-            # The clock, not now(): DuckDB's now() is when the transaction began.
-            con.execute("UPDATE runs SET loaded_at = ? WHERE run_id = ?", [_utc_now(), run_id])
+            con.execute("UPDATE runs SET loaded_at = ? WHERE run_id = ?", [store.utc_now(), run_id])
     finally:
         con.close()
     read = sum(t.read for t in tallies)
@@ -319,8 +318,3 @@ def _latest_run(con: duckdb.DuckDBPyConnection, stage_column: str) -> str:
         stage = "load" if stage_column == "loaded_at" else "flag"
         raise UsageError(f"the store holds no run that has finished `{stage}`")
     return row[0]
-
-
-def _utc_now() -> datetime:
-    """The store's timestamps: UTC, without a zone (DuckDB's TIMESTAMP)."""
-    return datetime.now(UTC).replace(tzinfo=None)

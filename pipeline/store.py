@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -289,6 +290,12 @@ def scope_of_inputs(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
         f"FROM input_scope_days WHERE checksum IN ({inputs})",
         params,
     )
+
+
+def utc_now() -> datetime:
+    """A timestamp for the store: UTC, without a zone (DuckDB's TIMESTAMP), from the
+    clock (DuckDB's now() is when the transaction began)."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @contextmanager

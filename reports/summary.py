@@ -9,7 +9,6 @@ catalog and reference data. It names no patient.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from importlib import metadata
 from typing import Any
 
@@ -20,7 +19,7 @@ from pipeline.catalog import Catalog
 from pipeline.changes import Changes
 from pipeline.loaded import SKIPPED, History
 from pipeline.scope import Scope
-from pipeline.store import first_row, frame
+from pipeline.store import first_row, frame, utc_now
 
 
 def build_summary(
@@ -84,7 +83,7 @@ def build_summary(
         "started_at": run[0],
         "loaded_at": run[1],
         "flagged_at": run[2],
-        "reported_at": datetime.now(UTC).replace(tzinfo=None),
+        "reported_at": utc_now(),
         "config": run[3],
         "scope": {"kind": scope.kind, "since": scope.since, "description": scope.describe()},
         "inputs": [_input(row) for row in inputs.to_dicts()],
