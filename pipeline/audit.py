@@ -201,7 +201,8 @@ def attach_work(con: duckdb.DuckDBPyConnection) -> str:
         "SELECT database_name, path FROM duckdb_databases() "
         "WHERE database_name = current_database()",
     )
-    work = _work_path(store_path)
+    # The store is always a file (store.connect), so the scratch file sits beside it.
+    work = Path(f"{store_path}.work")
     _remove(work)  # a killed run's
     con.execute(f"ATTACH '{work}' AS {WORK}")
     store_tables = f'"{store_name}".main'
@@ -220,14 +221,9 @@ def detach_work(con: duckdb.DuckDBPyConnection) -> None:
     _remove(Path(attached[0]))
 
 
-def _work_path(store_path: str | None) -> Path | str:
-    return Path(f"{store_path}.work") if store_path else ":memory:"
-
-
-def _remove(work: Path | str) -> None:
-    if isinstance(work, Path):
-        for path in (work, work.with_name(f"{work.name}.wal")):
-            path.unlink(missing_ok=True)
+def _remove(work: Path) -> None:
+    for path in (work, work.with_name(f"{work.name}.wal")):
+        path.unlink(missing_ok=True)
 
 
 def derive(
