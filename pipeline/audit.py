@@ -116,14 +116,14 @@ def flag(
     run_id: str,
     config: Config,
     catalog: Catalog,
-    scope: Scope | None = None,
+    scope: Scope,
 ) -> list[RuleResult]:
     timer = StageTimer()
     progress.show("flag: preparing reference and derived tables")
     try:
         with timer.stage("flag: prepare reference and derived tables"):
             checksums = prepare(con, config, catalog)
-        results = _run_rules(con, run_id, catalog, timer, checksums, scope or Scope())
+        results = _run_rules(con, run_id, catalog, timer, checksums, scope)
     finally:
         detach_work(con)
     return results

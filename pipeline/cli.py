@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             run_id = args.run_id
         if args.command in ("audit", "flag"):
-            run_id = run.flag(args.db, config, run_id, scope or Scope())
+            run_id = run.flag(args.db, config, run_id, scope)
         if args.command == "audit":
             run_id = run.report(args.db, args.out, config, run_id, pseudonyms)
         if args.command == "report":
