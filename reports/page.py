@@ -62,6 +62,7 @@ def render(
 ) -> str:
     limits = Limits.from_config(config)
     with_evidence = first_per_rule(shown, limits.evidence_per_rule)
+    gone_shown = first_per_rule(gone, limits.findings_per_rule)
     keys = sections.day_keys(with_evidence)
     stylesheet = Markup((TEMPLATES / "report.css").read_text())
     script = Markup((TEMPLATES / "report.js").read_text())
@@ -86,8 +87,8 @@ def render(
                 for i, row in enumerate(shown.iter_rows(named=True))
             ],
             hidden=_hidden_per_rule(findings, shown),
-            gone=first_per_rule(gone, limits.findings_per_rule).to_dicts(),
-            gone_hidden=_hidden_per_rule(gone, first_per_rule(gone, limits.findings_per_rule)),
+            gone=gone_shown.to_dicts(),
+            gone_hidden=_hidden_per_rule(gone, gone_shown),
             days=sections.evidence_days(shown, evidence, keys, catalog),
             rejects=sections.rejects_by_reason(rejects, limits.rejects_per_reason),
             catalog=sections.rule_catalog(catalog),
