@@ -86,8 +86,7 @@ class Scope:
 
     def _write_wide(self, con: duckdb.DuckDBPyConnection, run_id: str) -> None:
         params = {"run_id": run_id, "since": self.since or date.min}
-        con.execute("DELETE FROM run_scope_claims WHERE run_id = $run_id", {"run_id": run_id})
-        con.execute("DELETE FROM run_scope_days WHERE run_id = $run_id", {"run_id": run_id})
+        store.clear_scope(con, run_id)
         con.execute(WIDE_CLAIMS, params)
         con.execute(WIDE_DAYS, params)
 

@@ -274,12 +274,17 @@ def record_input_scope(
     )
 
 
+def clear_scope(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    """Drop the run's scope rows, before they are written afresh."""
+    con.execute("DELETE FROM run_scope_claims WHERE run_id = $run_id", {"run_id": run_id})
+    con.execute("DELETE FROM run_scope_days WHERE run_id = $run_id", {"run_id": run_id})
+
+
 def scope_of_inputs(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     """The run's scope: the union of its input files' scopes, skipped files included."""
     params = {"run_id": run_id}
     inputs = "SELECT checksum FROM run_inputs WHERE run_id = $run_id"
-    con.execute("DELETE FROM run_scope_claims WHERE run_id = $run_id", params)
-    con.execute("DELETE FROM run_scope_days WHERE run_id = $run_id", params)
+    clear_scope(con, run_id)
     con.execute(
         "INSERT INTO run_scope_claims SELECT DISTINCT $run_id, claim_id "
         f"FROM input_scope_claims WHERE checksum IN ({inputs})",
