@@ -18,6 +18,7 @@ from typing import TextIO
 
 import polars as pl
 
+from pipeline import x12
 from pipeline.ingest import PARQUET_MAGIC
 
 # Drawn from the start of the line, the rest of the old line erased (VT100, which
@@ -84,7 +85,8 @@ def clear() -> None:
 class FileProgress:
     """Rows read so far of one export, and the share of the file they are where its
     size in rows is known: a Parquet file's metadata holds it, a CSV file's lines are
-    counted (only when the line is drawn: the count reads the file once more)."""
+    counted (only when the line is drawn: the count reads the file once more). An X12
+    file's lines are segments, not rows, so it shows its rows alone."""
 
     def __init__(self, label: str, path: Path) -> None:
         self.label = label
@@ -95,10 +97,13 @@ class FileProgress:
         show(f"{self.label}: {rows:,} rows read{share}")
 
 
-def _rows_in(path: Path) -> int:
+def _rows_in(path: Path) -> int | None:
     with path.open("rb") as fh:
-        if fh.read(len(PARQUET_MAGIC)) == PARQUET_MAGIC:
+        head = fh.read(4096)
+        if head.startswith(PARQUET_MAGIC):
             return pl.scan_parquet(path).select(pl.len()).collect().item()
+        if x12.starts_interchange(head):
+            return None
         fh.seek(0)
         lines, last = 0, b""
         while chunk := fh.read(CHUNK):

@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from bench.x12 import write_837p
 from pipeline.progress import REWRITE
 from tests.conftest import SAMPLE
 
@@ -79,6 +80,17 @@ def test_a_terminal_shows_each_step_on_one_rewritten_line(tmp_path, exports):
     assert "INFO load: run " in err
     assert err.rsplit("\n", 1)[1].replace(REWRITE, "") == ""
     assert out.strip().count("\n") == 0, "stdout holds the run id alone"
+
+
+def test_an_837p_file_shows_its_rows_without_a_share(tmp_path, exports):
+    """Its lines are segments, several to a row: counting them would make a share that
+    never reaches 100%."""
+    claims = tmp_path / "claims.x12"
+    claims.write_text(write_837p(pl.read_csv(SAMPLE / "claims.csv", infer_schema=False)).text)
+    _, err = audit(tmp_path, ["--claims", str(claims), *exports[2:]], terminal=True)
+    drawn = progress_lines(err)
+    assert "load: claims claims.x12: 546 rows read" in drawn
+    assert not [text for text in drawn if text.startswith("load: claims") and "%" in text]
 
 
 def test_a_pipe_gets_the_log_and_nothing_else(tmp_path, exports):
