@@ -23,6 +23,7 @@ from pipeline.errors import UsageError
 from pipeline.ingest import RawInput, read_batches, read_inputs
 from pipeline.logs import fields
 from pipeline.scope import Scope
+from pipeline.staging import Staging
 from pipeline.timing import StageTimer
 from pipeline.validate import validate
 from reports.pseudonym import Pseudonymizer
@@ -36,10 +37,10 @@ def load(claims: list[Path], timelogs: list[Path], db: Path, config: Config) -> 
 
     Every file's header is checked before the store is opened, so a missing file or
     column stops the run with the store untouched. Files are then read and validated a
-    batch at a time (memory holds one batch, not a file) into staging tables, and
-    stored all in one transaction: a load that fails or is killed half-way leaves the
-    store's tables as they were. A file whose content the store already holds is
-    skipped (pipeline/loaded.py).
+    batch at a time (memory holds one batch, not a file) into staging files
+    (pipeline/staging.py), and stored all in one transaction: a load that fails or is
+    killed half-way leaves the store's tables as they were. A file whose content the
+    store already holds is skipped (pipeline/loaded.py).
     """
     started = datetime.now(UTC).replace(microsecond=0)
     timer = StageTimer()
@@ -48,22 +49,24 @@ def load(claims: list[Path], timelogs: list[Path], db: Path, config: Config) -> 
     )
     run_id = f"{started:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     con = store.connect(db, config.store.get("memory_limit"))
+    staging = Staging(db)
     try:
         staged: list[_Staged] = []
         for position, raw in enumerate(inputs):
-            staged.append(_stage_input(con, run_id, raw, position, staged, config, timer))
+            staged.append(_stage_input(con, run_id, raw, position, staged, staging, config, timer))
         with store.transaction(con):
             con.execute(
                 "INSERT INTO runs (run_id, started_at, config_source) VALUES (?, ?, ?)",
                 [run_id, started.replace(tzinfo=None), config.source],
             )
-            tallies = [_store_input(con, run_id, item, timer) for item in staged]
-            store.keep_rejects(con)
+            tallies = [_store_input(con, run_id, item, staging, timer) for item in staged]
+            store.keep_rejects(con, staging)
             store.scope_of_inputs(con, run_id)
             timer.save(con, run_id)
             con.execute("UPDATE runs SET loaded_at = ? WHERE run_id = ?", [store.utc_now(), run_id])
     finally:
         con.close()
+        staging.clear()
     read = sum(t.read for t in tallies)
     rejected = sum(t.rejected for t in tallies)
     skipped = sum(t.skipped for t in tallies)
@@ -170,12 +173,13 @@ class _Tally:
 
 @dataclass
 class _Staged:
-    """One export after reading: its rows in a staging table, or skipped."""
+    """One export after reading: its rows staged (as the load's `position`-th file), or
+    skipped."""
 
     raw: RawInput
     earlier: loaded.History
     tally: _Tally
-    table: str
+    position: int
 
 
 def _stage_input(
@@ -184,6 +188,7 @@ def _stage_input(
     raw: RawInput,
     position: int,
     before: list[_Staged],
+    staging: Staging,
     config: Config,
     timer: StageTimer,
 ) -> _Staged:
@@ -205,10 +210,10 @@ def _stage_input(
                 previous_version_run=earlier.previous_version_run,
             ),
         )
-    table = store.staging_table(position)
     if earlier.skipped:
-        return _Staged(raw, earlier, _Tally(skipped=True), table)
-    return _Staged(raw, earlier, _read_input(con, run_id, raw, table, config, timer), table)
+        return _Staged(raw, earlier, _Tally(skipped=True), position)
+    tally = _read_input(run_id, raw, position, staging, config, timer)
+    return _Staged(raw, earlier, tally, position)
 
 
 def _history(
@@ -225,14 +230,14 @@ def _history(
 
 
 def _read_input(
-    con: duckdb.DuckDBPyConnection,
     run_id: str,
     raw: RawInput,
-    table: str,
+    position: int,
+    staging: Staging,
     config: Config,
     timer: StageTimer,
 ) -> _Tally:
-    """Validate one export batch by batch into its staging table."""
+    """Validate one export batch by batch into its staging files."""
     kind = raw.kind
     tally = _Tally()
     shown = progress.FileProgress(f"load: {kind.name} {raw.path.name}", raw.path)
@@ -246,8 +251,8 @@ def _read_input(
         with timer.stage(f"load: validate {kind.name}"):
             item = validate(raw, batch)
         with timer.stage(f"load: stage {kind.name}"):
-            store.stage(con, table, item.accepted)
-            store.stage_rejects(con, run_id, item.rejects)
+            staging.add_rows(position, item.accepted)
+            staging.add_rejects(run_id, item.rejects)
         tally.read += item.rows_read
         tally.rejected += item.rows_rejected
         shown.read(tally.read)
@@ -255,7 +260,11 @@ def _read_input(
 
 
 def _store_input(
-    con: duckdb.DuckDBPyConnection, run_id: str, item: _Staged, timer: StageTimer
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    item: _Staged,
+    staging: Staging,
+    timer: StageTimer,
 ) -> _Tally:
     """Store one staged export whole; the caller owns the transaction."""
     raw, tally = item.raw, item.tally
@@ -264,11 +273,12 @@ def _store_input(
         kind, source = raw.kind, str(raw.path)
         progress.show(f"load: {kind.name} {raw.path.name}: storing {tally.read:,} rows")
         with timer.stage(f"load: store {kind.name}"):
-            tally.rejected += store.reject_repeated_keys(con, item.table, kind, source, run_id)
+            staged = staging.rows(item.position)
+            tally.rejected += store.keep_first_of_keys(con, staged, kind, source, run_id)
             target = "claim_lines" if kind is CLAIMS else "time_segments"
-            counts = store.upsert(con, item.table, target, kind.key, run_id)
-            store.record_input_scope(con, item.table, raw.checksum, with_claims=kind is CLAIMS)
-            store.unstage(con, item.table)
+            counts = store.upsert(con, store.KEPT, target, kind.key, run_id)
+            store.record_input_scope(con, store.KEPT, raw.checksum, with_claims=kind is CLAIMS)
+            store.forget_kept(con)
     _record_input(con, run_id, raw, tally, counts, item.earlier)
     return tally
 

@@ -3,7 +3,7 @@
 History across nightly runs lives here: later rules count visits and running totals
 over months. Loading is idempotent (the same rows again add nothing) and a load changes
 the store's tables in one transaction, so a failed or killed load leaves them as they
-were (its staging tables, see below, are dropped when the store is next opened).
+were (its staging folder, pipeline/staging.py, is removed when the store is next opened).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import polars as pl
 
 from pipeline.columns import InputKind
 from pipeline.errors import UsageError
+from pipeline.staging import Staging
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -174,15 +175,11 @@ WHERE lines.claim_frequency <> '8'
     AND (amended.latest_frequency IS NULL OR lines.claim_frequency = amended.latest_frequency);
 """
 
-# A file's accepted rows, and every file's rejects, gather in staging tables of the
-# store before they meet its tables. They are committed batch by batch, apart from the
-# load's transaction: DuckDB then writes them to the file as they grow and frees their
-# memory, where rows added inside one long transaction stay in memory until it commits
-# (about 2 GB more at 10M claim lines). The store's own tables change only in the
-# load's final transaction, so a killed load still leaves them as they were; the
-# staging tables it leaves behind are dropped when the store is next opened.
-STAGED_PREFIX = "staged_"
-STAGED_REJECTS = "staged_rejects"
+# Before staging moved to Parquet files (pipeline/staging.py), a load staged its rows in
+# tables of the store named so; a store such a load was killed in still holds them.
+OLD_STAGING_PREFIX = "staged_"
+# The rows of a staged file that are stored: all but those repeating an earlier key.
+KEPT = "kept_rows"
 
 
 @dataclass(frozen=True)
@@ -203,56 +200,26 @@ def connect(path: Path, memory_limit: str | None = None) -> duckdb.DuckDBPyConne
     if memory_limit:
         con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(SCHEMA)
-    drop_staging(con)
+    _drop_old_staging_tables(con)
+    Staging(path).clear()
     return con
 
 
-def staging_table(position: int) -> str:
-    """The staging table of the load's `position`-th file."""
-    return f"{STAGED_PREFIX}rows_{position}"
-
-
-def drop_staging(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop every staging table: a killed load's, or a finished load's leftovers."""
+def _drop_old_staging_tables(con: duckdb.DuckDBPyConnection) -> None:
     tables = con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
         "AND NOT temporary AND starts_with(table_name, $prefix)",
-        {"prefix": STAGED_PREFIX},
+        {"prefix": OLD_STAGING_PREFIX},
     ).fetchall()
     for (table,) in tables:
         con.execute(f'DROP TABLE "{table}"')
 
 
-def stage(con: duckdb.DuckDBPyConnection, staged: str, rows: pl.DataFrame) -> None:
-    """Add one batch of a file's accepted rows to its staging table."""
-    with _registered(con, "batch_rows", rows):
-        # Declared column by column: DuckDB 2.0.0 loses rows (beyond one row group)
-        # inserted in the same transaction into a table made by `CREATE ... AS ...
-        # LIMIT 0`; tests/test_store.py checks the staging table keeps them.
-        columns = con.execute("DESCRIBE SELECT * FROM batch_rows").fetchall()
-        declared = ", ".join(f'"{name}" {dtype}' for name, dtype, *_ in columns)
-        con.execute(f"CREATE TABLE IF NOT EXISTS {staged} ({declared})")
-        con.execute(f"INSERT INTO {staged} FROM batch_rows")
-
-
-def stage_rejects(con: duckdb.DuckDBPyConnection, run_id: str, rejects: pl.DataFrame) -> None:
-    # Made and filled in transactions of their own, as DuckDB 2.0.0 needs (see stage).
-    con.execute(f"CREATE TABLE IF NOT EXISTS {STAGED_REJECTS} AS FROM rejects LIMIT 0")
-    with _registered(con, "batch_rejects", rejects):
-        con.execute(
-            f"INSERT INTO {STAGED_REJECTS} SELECT $run_id, * FROM batch_rejects", {"run_id": run_id}
-        )
-
-
-def keep_rejects(con: duckdb.DuckDBPyConnection) -> None:
+def keep_rejects(con: duckdb.DuckDBPyConnection, staging: Staging) -> None:
     """The staged rejects into the store's; the caller owns the transaction."""
-    if first_row(con, "SELECT 1 FROM duckdb_tables() WHERE table_name = $t", {"t": STAGED_REJECTS}):
-        con.execute(f"INSERT INTO rejects FROM {STAGED_REJECTS}")
-        con.execute(f"DROP TABLE {STAGED_REJECTS}")
-
-
-def unstage(con: duckdb.DuckDBPyConnection, staged: str) -> None:
-    con.execute(f"DROP TABLE IF EXISTS {staged}")
+    staged = staging.rejects()
+    if staged:
+        con.execute(f"INSERT INTO rejects SELECT * FROM {staged}")
 
 
 def record_input_scope(
@@ -316,19 +283,11 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     con.execute("COMMIT")
 
 
-@contextmanager
-def _registered(con: duckdb.DuckDBPyConnection, name: str, rows: pl.DataFrame) -> Iterator[None]:
-    con.register(name, rows)
-    try:
-        yield
-    finally:
-        con.unregister(name)
-
-
-def reject_repeated_keys(
+def keep_first_of_keys(
     con: duckdb.DuckDBPyConnection, staged: str, kind: InputKind, source_file: str, run_id: str
 ) -> int:
-    """Reject every staged row whose key an earlier row of the same file holds.
+    """Reject every staged row whose key an earlier row of the same file holds; the
+    rows kept become the temporary view KEPT. Returns the rows rejected.
 
     The first row of a key is kept. Only keys seen more than once are joined back,
     so the cost is one aggregation over the file.
@@ -356,12 +315,18 @@ def reject_repeated_keys(
             "reason": kind.repeat_reason,
         },
     ).fetchall()[0][0]
-    if repeated:
-        con.execute(
-            f"DELETE FROM {staged} WHERE row_number IN (SELECT row_number FROM repeated_rows)"
-        )
-    con.execute("DROP TABLE repeated_rows")
+    kept = (
+        f"SELECT * FROM {staged} WHERE row_number NOT IN (SELECT row_number FROM repeated_rows)"
+        if repeated
+        else f"SELECT * FROM {staged}"
+    )
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {KEPT} AS {kept}")
     return repeated
+
+
+def forget_kept(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"DROP VIEW IF EXISTS {KEPT}")
+    con.execute("DROP TABLE IF EXISTS repeated_rows")
 
 
 def upsert(

@@ -17,6 +17,7 @@ import pytest
 
 from bench import synth
 from pipeline.cli import main
+from pipeline.staging import Staging
 
 pytestmark = pytest.mark.slow
 
@@ -103,18 +104,14 @@ def findings(folder: Path) -> pl.DataFrame:
     return pl.read_csv(folder / "out" / "findings.csv", infer_schema=False).sort("finding_id")
 
 
-def staging_tables(db: Path) -> list[str]:
-    with duckdb.connect(str(db)) as con:
-        rows = con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, 'staged_')"
-        ).fetchall()
-    return [table for (table,) in rows]
+def staged_files(db: Path) -> list[Path]:
+    return sorted(Staging(db).folder.rglob("*.parquet"))
 
 
 @pytest.mark.parametrize(
     "moment",
     [
-        # Batches are committed to staging tables one by one, outside the load's
+        # Batches are written to staging files one by one, outside the load's
         # transaction; the store's own tables are not touched yet.
         r" load: stage claims: ",
         # Inside the load's one transaction: the claims are stored, the time logs not.
@@ -128,11 +125,11 @@ def test_a_run_killed_while_loading_leaves_the_store_as_it_was(tmp_path, exports
 
     db = tmp_path / "store.duckdb"
     assert counts(db, ("runs", *LOADED)) == dict.fromkeys(("runs", *LOADED), 0)
-    assert staging_tables(db), "the killed load left its staged rows"
+    assert staged_files(db), "the killed load left its staged rows"
 
     assert main([*audit_args(exports, tmp_path), "--quiet"]) == 0
     assert counts(db, LOADED + FLAGGED) == counts(clean / "store.duckdb", LOADED + FLAGGED)
-    assert staging_tables(db) == [], "the next run dropped the leftovers"
+    assert staged_files(db) == [], "the next run removed the leftovers"
     assert not findings(clean).is_empty()
     assert findings(tmp_path).equals(findings(clean))
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from pipeline import store
 from pipeline.cli import main
+from pipeline.staging import Staging
 from tests.conftest import back_to_back, claim, segment, write_csv
 
 SEGMENTS = back_to_back(("97110", 23), ("97140", 15))
@@ -107,23 +107,30 @@ def test_flag_before_any_load_exits_2(tmp_path, capsys):
 
 
 def test_staged_batches_are_all_readable_inside_the_load_transaction(tmp_path):
-    """More than one DuckDB row group (122,880 rows) per batch, two batches, one
-    transaction: every staged row reads back, as the load relies on."""
+    """More than one DuckDB row group (122,880 rows) per batch, two batches and an empty
+    one, read back in one transaction: every staged row, as the load relies on; and
+    the next opening of the store removes what a killed load staged."""
     rows = 130_000
     batch = pl.DataFrame({"claim_id": [f"C{i}" for i in range(rows)], "row_number": range(rows)})
-    con = store.connect(Path(tmp_path / "store.duckdb"))
+    db = tmp_path / "store.duckdb"
+    con = store.connect(db)
+    staging = Staging(db)
+    staging.add_rows(0, batch)
+    staging.add_rows(0, batch.clear())
+    staging.add_rows(0, batch.with_columns(pl.col("row_number") + rows))
     try:
         con.execute("BEGIN TRANSACTION")
-        staged = store.staging_table(0)
-        store.stage(con, staged, batch)
-        store.stage(con, staged, batch.with_columns(pl.col("row_number") + rows))
         read_back = store.first_row(
-            con, f"SELECT count(DISTINCT row_number), count(DISTINCT claim_id) FROM {staged}"
+            con,
+            f"SELECT count(DISTINCT row_number), count(DISTINCT claim_id) FROM {staging.rows(0)}",
         )
         con.execute("ROLLBACK")
     finally:
         con.close()
     assert read_back == (2 * rows, rows)
+    assert staging.folder.is_dir()
+    store.connect(db).close()
+    assert not staging.folder.exists()
 
 
 def test_a_store_from_before_rows_were_compared_by_column_still_loads(tmp_path, cli):
