@@ -27,24 +27,12 @@ logged AS (
     FROM timed_segments
     GROUP BY patient_id, service_date, discipline, cpt_code
 ),
--- The discipline that logged most of a code's minutes for the patient that day (ties:
--- the first by name): the least of structs, an aggregate where a ranking window would
--- sort every code-day.
-logged_discipline AS (
-    SELECT
-        patient_id,
-        service_date,
-        cpt_code,
-        MIN({'fewer_minutes': -minutes, 'discipline': discipline}).discipline AS discipline
-    FROM logged
-    GROUP BY patient_id, service_date, cpt_code
-),
 -- A line is judged in the discipline whose minutes it bills: its GP/GO/GN modifier's
 -- (claim_line_modifiers) when that discipline logged the code that day, otherwise the
 -- discipline that logged most of the code's minutes (a wrong or missing modifier is
 -- MODIFIER_THERAPY_MISSING's finding, not a reason to call the minutes missing),
 -- otherwise the modifier's.
-billed_lines AS (
+timed_lines AS (
     SELECT
         l.claim_id,
         l.line_number,
@@ -54,21 +42,42 @@ billed_lines AS (
         l.units,
         l.payer,
         l.rendering_npi,
+        l.modifier_discipline,
         m.unit_method,
-        CASE
-            WHEN own.discipline IS NOT NULL THEN own.discipline
-            ELSE COALESCE(d.discipline, l.modifier_discipline, 'unknown')
-        END AS discipline
+        own.discipline AS own_discipline
     FROM claim_line_modifiers AS l
     JOIN timed_codes USING (cpt_code)
     JOIN logged_days USING (service_date)
     JOIN payer_methods AS m USING (payer)
-    LEFT JOIN logged_discipline AS d USING (patient_id, service_date, cpt_code)
     LEFT JOIN logged AS own
         ON own.patient_id = l.patient_id
         AND own.service_date = l.service_date
         AND own.cpt_code = l.cpt_code
         AND own.discipline = l.modifier_discipline
+),
+-- The discipline that logged most of a code's minutes for the patient that day (ties:
+-- the first by name), for the few code-days a line's own discipline did not log: the
+-- least of structs, an aggregate where a ranking window would sort every code-day.
+logged_discipline AS (
+    SELECT
+        g.patient_id,
+        g.service_date,
+        g.cpt_code,
+        MIN({'fewer_minutes': -g.minutes, 'discipline': g.discipline}).discipline AS discipline
+    FROM logged AS g
+    JOIN (
+        SELECT DISTINCT patient_id, service_date, cpt_code
+        FROM timed_lines
+        WHERE own_discipline IS NULL
+    ) AS unmatched USING (patient_id, service_date, cpt_code)
+    GROUP BY g.patient_id, g.service_date, g.cpt_code
+),
+billed_lines AS (
+    SELECT
+        l.*,
+        COALESCE(l.own_discipline, d.discipline, l.modifier_discipline, 'unknown') AS discipline
+    FROM timed_lines AS l
+    LEFT JOIN logged_discipline AS d USING (patient_id, service_date, cpt_code)
 ),
 billed AS (
     SELECT
