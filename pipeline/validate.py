@@ -46,6 +46,7 @@ MISSING_REASON = "required value is missing"
 # A value longer than this is cut in rejects.csv: a 1 MB cell would swamp the file and
 # the report, and its first characters show what it is.
 SHOWN_VALUE_CHARS = 200
+MODIFIER_LIST = "modifiers.list"
 
 
 @dataclass(frozen=True)
@@ -149,8 +150,12 @@ def _shown(value: pl.Expr) -> pl.Expr:
 
 
 def _typed_claims(frame: pl.DataFrame) -> pl.DataFrame:
-    # "GP 59", "GP,59" and "GP\n59" all become ["GP", "59"].
-    modifier_list = pl.col("modifiers").str.replace_all(LIST_SEPARATOR, ",").str.split(",")
+    # "GP 59", "GP,59" and "GP\n59" all become ["GP", "59"]: split once into a hidden
+    # column that the five columns made from it read (an eager select would split the
+    # text once for each).
+    split = pl.col("modifiers").str.replace_all(LIST_SEPARATOR, ",").str.split(",")
+    frame = frame.with_columns(split.alias(MODIFIER_LIST))
+    modifier_list = pl.col(MODIFIER_LIST)
     return frame.select(
         "claim_id",
         parse_int(pl.col("line_number")).cast(pl.Int32).alias("line_number"),
