@@ -532,7 +532,9 @@ def results_markdown(
     out += [
         f"Written by `python -m bench.run {facts['arguments']}` (`make bench`) on "
         f"{facts['date']}, at commit {facts['commit']}. The numbers are only as good as "
-        "the machine was quiet: see the load averages.",
+        "the machine was quiet: see the load averages. Claims read from X12 837P files "
+        "are measured into a file of their own: `make bench FORMATS=837p "
+        "RESULTS=bench/RESULTS-837p.md`.",
         "",
         "## Machine",
         "",
