@@ -16,6 +16,7 @@ from pathlib import Path
 import polars as pl
 
 REJECTS = "rejects"
+DUCKDB_ROW_GROUP = 122_880
 
 
 class Staging:
@@ -51,8 +52,15 @@ class Staging:
         folder.mkdir(parents=True, exist_ok=True)
         number = self._written.get(part, 0)
         self._written[part] = number + 1
-        # lz4: as quick to write as no compression, and half the disk.
-        frame.write_parquet(folder / f"{number:06d}.parquet", compression="lz4", statistics=False)
+        # lz4: as quick to write as no compression, and half the disk. Row groups of
+        # DuckDB's own size: left to polars, they follow the batch's chunks (a CSV
+        # batch has dozens), and DuckDB then reads the file back at half the speed.
+        frame.write_parquet(
+            folder / f"{number:06d}.parquet",
+            compression="lz4",
+            statistics=False,
+            row_group_size=DUCKDB_ROW_GROUP,
+        )
 
 
 def _read(folder: Path) -> str:
