@@ -133,6 +133,22 @@ def test_staged_batches_are_all_readable_inside_the_load_transaction(tmp_path):
     assert not staging.folder.exists()
 
 
+def test_staging_tables_a_killed_load_of_an_earlier_version_left_are_dropped(tmp_path):
+    """Loads once staged their rows in tables of the store; a store one of them was
+    killed in loses those tables when it is next opened, and nothing else."""
+    db = tmp_path / "store.duckdb"
+    store.connect(db).close()
+    with duckdb.connect(str(db)) as con:
+        con.execute("CREATE TABLE staged_rows_0 (claim_id VARCHAR)")
+        con.execute("CREATE TABLE staged_rejects (run_id VARCHAR)")
+    store.connect(db).close()
+    with duckdb.connect(str(db)) as con:
+        rows = con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+    tables = {table for (table,) in rows}
+    assert not {"staged_rows_0", "staged_rejects"} & tables
+    assert {"claim_lines", "time_segments", "rejects"} <= tables
+
+
 def test_a_store_from_before_rows_were_compared_by_column_still_loads(tmp_path, cli):
     """Stores written by earlier versions carry a content-hash column the load no
     longer fills; opening the store drops it, so the next run loads normally."""
