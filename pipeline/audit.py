@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -121,8 +122,7 @@ def flag(
     timer = StageTimer()
     progress.show("flag: preparing reference and derived tables")
     try:
-        with timer.stage("flag: prepare reference and derived tables"):
-            checksums = prepare(con, config, catalog)
+        checksums = prepare(con, config, catalog, timer)
         results = _run_rules(con, run_id, catalog, timer, checksums, scope)
     finally:
         detach_work(con)
@@ -168,12 +168,19 @@ def _run_rules(
     return results
 
 
-def prepare(con: duckdb.DuckDBPyConnection, config: Config, catalog: Catalog) -> dict[str, str]:
-    """Reference tables, then the tables several rules read (rules/derived/<name>.sql).
+def prepare(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    catalog: Catalog,
+    timer: StageTimer | None = None,
+) -> dict[str, str]:
+    """Reference tables, then the tables several rules read (rules/derived/<name>.sql),
+    each timed as a stage of its own when a timer is given.
 
     Returns the reference files' checksums, which the run records.
     """
-    checksums = reference.install(con, config, catalog)
+    with _timed(timer, "flag: reference tables"):
+        checksums = reference.install(con, config, catalog)
     # The shares are sized by the stored lines, a count DuckDB keeps, rather than by
     # working out the lines in force only to count them.
     (lines,) = first_row(con, "SELECT count(*) FROM claim_lines")
@@ -181,14 +188,19 @@ def prepare(con: duckdb.DuckDBPyConnection, config: Config, catalog: Catalog) ->
     # A store built in one share keeps its derived tables in memory, which is quicker
     # (about 1.5 s of 6 at 1M lines); a larger one writes them to the scratch file.
     into, store_tables = (WORK, attach_work(con)) if partitions > 1 else ("temp", "main")
-    derive(con, catalog, partitions, into=into, store_tables=store_tables)
+    derive(con, catalog, partitions, into=into, store_tables=store_tables, timer=timer)
     # Most rules and the pricing of every finding read the claim lines in force: they
     # are computed once for the rules here, shadowing the view on this connection.
-    con.execute(
-        f"CREATE {_table(into, 'audited_claim_lines')} AS "
-        f"SELECT * FROM {store_tables}.audited_claim_lines"
-    )
+    with _timed(timer, "flag: claim lines in force"):
+        con.execute(
+            f"CREATE {_table(into, 'audited_claim_lines')} AS "
+            f"SELECT * FROM {store_tables}.audited_claim_lines"
+        )
     return checksums
+
+
+def _timed(timer: StageTimer | None, stage: str) -> AbstractContextManager[None]:
+    return timer.stage(stage) if timer else nullcontext()
 
 
 def attach_work(con: duckdb.DuckDBPyConnection) -> str:
@@ -232,6 +244,7 @@ def derive(
     partitions: int = 1,
     into: str = "temp",
     store_tables: str = "main",
+    timer: StageTimer | None = None,
 ) -> None:
     """Build the derived tables over the claim lines and segments this connection sees,
     as tables of the database `into`.
@@ -249,25 +262,27 @@ def derive(
     across = [p for p in paths if _table_name(p) in ACROSS_PATIENTS]
     per_patient = [p for p in paths if p not in across]
     for path in across:
-        _build(con, path, catalog, into)
+        _build(con, path, catalog, into, timer)
     if partitions == 1:
         for path in per_patient:
-            _build(con, path, catalog, into)
+            _build(con, path, catalog, into, timer)
         return
     for share in range(partitions):
+        progress.show(f"flag: derived tables, share {share + 1} of {partitions}")
         # A share's inputs shadow the store's tables on this connection while it builds.
         # The last share's are dropped first: DuckDB 2.0.0 reads the store's view wrong
         # while a temporary table of the same name exists, even when asked for main's.
-        for table in PATIENT_INPUTS:
-            con.execute(f"DROP TABLE IF EXISTS temp.{table}")
-            con.execute(
-                f"CREATE TEMP TABLE {table} AS SELECT * FROM {store_tables}.{table} "
-                f"WHERE hash(patient_id) % {partitions} = {share}"
-            )
+        with _timed(timer, "flag: share inputs"):
+            for table in PATIENT_INPUTS:
+                con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+                con.execute(
+                    f"CREATE TEMP TABLE {table} AS SELECT * FROM {store_tables}.{table} "
+                    f"WHERE hash(patient_id) % {partitions} = {share}"
+                )
         # Each table is written once, as the share's own table; a temporary view of the
         # plain name lets the share's later tables read it.
         for path in per_patient:
-            name = _build(con, path, catalog, into, suffix=f"_{share}")
+            name = _build(con, path, catalog, into, timer, suffix=f"_{share}")
             con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS FROM {into}.{name}_{share}")
     for table in PATIENT_INPUTS:
         con.execute(f"DROP TABLE temp.{table}")
@@ -279,13 +294,20 @@ def derive(
 
 
 def _build(
-    con: duckdb.DuckDBPyConnection, path: Path, catalog: Catalog, into: str, suffix: str = ""
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    catalog: Catalog,
+    into: str,
+    timer: StageTimer | None,
+    suffix: str = "",
 ) -> str:
+    """Build one derived table, timed as `flag: derived <name>` (summed over shares)."""
     name, sql = _table_name(path), path.read_text()
-    con.execute(
-        f"CREATE OR REPLACE {_table(into, name + suffix)} AS {sql}",
-        bind(sql, catalog.params, f"rules/derived/{path.name}"),
-    )
+    with _timed(timer, f"flag: derived {name}"):
+        con.execute(
+            f"CREATE OR REPLACE {_table(into, name + suffix)} AS {sql}",
+            bind(sql, catalog.params, f"rules/derived/{path.name}"),
+        )
     return name
 
 

@@ -32,6 +32,7 @@ def test_json_logs_carry_stages_and_counts_and_no_patient_id(tmp_path, capsys):
     assert (load["rows_read"], load["rows_accepted"], load["rows_rejected"]) == (3, 2, 1)
     timed = {line["stage"] for line in lines if "seconds" in line}
     assert {"load: validate claims", "load: store claims", "flag: UNITS_OVERBILLED"} <= timed
+    assert {"flag: reference tables", "flag: derived code_day_units"} <= timed
     (flagged,) = [line for line in lines if line.get("stage") == "flag"]
     assert flagged["findings"] >= 1 and flagged["run_id"] == load["run_id"]
     (reported,) = [line for line in lines if line.get("stage") == "report"]

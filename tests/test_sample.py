@@ -105,3 +105,9 @@ def test_building_the_derived_tables_a_share_of_patients_at_a_time_changes_nothi
     assert lines > 6 * 80, "the sample no longer spans seven shares"
     whole = read(sample_run / "first" / "findings.csv").sort("finding_id")
     assert read(tmp_path / "out" / "findings.csv").sort("finding_id").equals(whole)
+    # Each derived table is one stage of the run's timings, its shares added up.
+    stages = [
+        t["stage"] for t in json.loads((tmp_path / "out" / "summary.json").read_text())["timings"]
+    ]
+    assert stages.count("flag: derived code_day_units") == 1
+    assert "flag: share inputs" in stages
