@@ -27,11 +27,8 @@ logged AS (
     FROM timed_segments
     GROUP BY patient_id, service_date, discipline, cpt_code
 ),
--- A line is judged in the discipline whose minutes it bills: its GP/GO/GN modifier's
--- (claim_line_modifiers) when that discipline logged the code that day, otherwise the
--- discipline that logged most of the code's minutes (a wrong or missing modifier is
--- MODIFIER_THERAPY_MISSING's finding, not a reason to call the minutes missing),
--- otherwise the modifier's.
+-- The timed lines on logged days; own_discipline is the line's GP/GO/GN modifier's
+-- discipline where that discipline logged the code that day (else NULL).
 timed_lines AS (
     SELECT
         l.claim_id,
@@ -72,6 +69,11 @@ logged_discipline AS (
     ) AS unmatched USING (patient_id, service_date, cpt_code)
     GROUP BY g.patient_id, g.service_date, g.cpt_code
 ),
+-- A line is judged in the discipline whose minutes it bills: its GP/GO/GN modifier's
+-- (claim_line_modifiers) when that discipline logged the code that day, otherwise the
+-- discipline that logged most of the code's minutes (a wrong or missing modifier is
+-- MODIFIER_THERAPY_MISSING's finding, not a reason to call the minutes missing),
+-- otherwise the modifier's.
 billed_lines AS (
     SELECT
         l.*,
