@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,16 +26,22 @@ from pipeline.timing import StageTimer
 log = logging.getLogger(__name__)
 
 DERIVED_DIR = RULES_DIR / "derived"
-# A large store's derived tables live in a scratch database file beside the store,
-# deleted when the rules are done. As temporary tables they would be held in memory
-# uncompressed (about 9 GB at 10M claim lines), spilled to disk past the memory limit
-# and read back by every rule; in a database file they are compressed, and DuckDB can
-# drop their blocks from memory without writing them.
-WORK = "derived_work"
-# The derived tables read across patients (every other one joins on the patient).
+# A large store is audited a share of its patients at a time (by a hash of the patient
+# id): each share's derived tables and rules then fit in memory, where the whole store's
+# would spill (or, written to a file, be read back compressed). The rules that compare
+# patients with one another (`across_patients` in the catalog) run once, after the
+# shares, on the store's own tables.
+#
+# The derived tables that read across patients (every other one joins on the patient):
+# built once, before the shares.
 ACROSS_PATIENTS = ("logged_days",)
-# The store's tables the per-patient derived tables read, shadowed one share at a time.
+# The store's tables the per-patient derived tables and rules read, shadowed one share
+# at a time.
 PATIENT_INPUTS = ("audited_claim_lines", "time_segments")
+# The rules' priced findings wait here, share by share, until they are kept (in scope)
+# in the run's one transaction; so do the claim lines the rules could not judge.
+PENDING = "pending_findings"
+PENDING_UNJUDGED = "pending_unjudged"
 # What every rule's SQL returns (in any order); the optional ones are added if left out.
 RULE_COLUMNS = (
     "patient_id",
@@ -62,13 +68,12 @@ OPTIONAL_RULE_COLUMNS = {
 
 PRICING_PARAMS = ("assistant_rate_fraction", "assistant_rate_from")
 
-# Findings of a rule, kept to the run's own claims and patient-days, with a stable id
-# and a price: unsupported units x the code's fee for the service year x the rule's
-# fraction, at the assistant rate where the line carries CQ or CO.
-INSERT_FINDINGS = """
-INSERT INTO findings
+# A rule's rows as findings, with a stable id and a price: unsupported units x the
+# code's fee for the service year x the rule's fraction, at the assistant rate where the
+# line carries CQ or CO. Only payers of the profiles the rule applies to.
+PRICE_FINDINGS = f"""
+INSERT INTO {PENDING}
 SELECT
-    $run_id,
     substr(md5(concat_ws('|', $rule_id, coalesce(r.claim_id, ''),
         coalesce(CAST(r.line_number AS VARCHAR), ''), coalesce(r.patient_id, ''),
         coalesce(CAST(r.service_date AS VARCHAR), ''), coalesce(r.cpt_code, ''),
@@ -90,15 +95,24 @@ FROM rule_rows AS r
 LEFT JOIN fee_schedule AS fee ON fee.cpt_code = r.cpt_code AND fee.year = year(r.service_date)
 LEFT JOIN audited_claim_lines AS l ON l.claim_id = r.claim_id AND l.line_number = r.line_number
 LEFT JOIN payer_methods AS m ON m.payer = r.payer
-WHERE (r.payer IS NULL OR $all_profiles OR list_contains($profiles, m.profile))
+WHERE r.payer IS NULL OR $all_profiles OR list_contains($profiles, m.profile)
+"""
+
+# The run keeps the findings of the rules that apply on its own claims and (findings
+# without a claim) patient-days.
+KEEP_FINDINGS = f"""
+INSERT INTO findings
+SELECT $run_id, p.*
+FROM {PENDING} AS p
+WHERE list_contains($applicable, p.rule_id)
     AND CASE
-        WHEN r.claim_id IS NOT NULL THEN EXISTS (
+        WHEN p.claim_id IS NOT NULL THEN EXISTS (
             SELECT 1 FROM run_scope_claims AS s
-            WHERE s.run_id = $run_id AND s.claim_id = r.claim_id)
+            WHERE s.run_id = $run_id AND s.claim_id = p.claim_id)
         ELSE EXISTS (
             SELECT 1 FROM run_scope_days AS s
-            WHERE s.run_id = $run_id AND s.patient_id = r.patient_id
-                AND s.service_date = r.service_date)
+            WHERE s.run_id = $run_id AND s.patient_id = p.patient_id
+                AND s.service_date = p.service_date)
     END
 """
 
@@ -120,35 +134,131 @@ def flag(
     scope: Scope,
 ) -> list[RuleResult]:
     timer = StageTimer()
-    progress.show("flag: preparing reference and derived tables")
-    try:
-        checksums = prepare(con, config, catalog, timer)
-        results = _run_rules(con, run_id, catalog, timer, checksums, scope)
-    finally:
-        detach_work(con)
-    return results
+    progress.show("flag: reference tables")
+    with timer.stage("flag: reference tables"):
+        checksums = reference.install(con, config, catalog)
+    filled = _find(con, config, catalog, timer)
+    return _keep(con, run_id, catalog, timer, checksums, scope, filled)
 
 
-def _run_rules(
+def _find(
+    con: duckdb.DuckDBPyConnection, config: Config, catalog: Catalog, timer: StageTimer
+) -> set[str]:
+    """Run the enabled rules into PENDING, share by share for a large store.
+
+    Returns the tables among the rules' `requires` that hold rows (in some share).
+    """
+    _create_pending(con)
+    rules = [rule for rule in catalog.rules if rule.enabled]
+    derive(con, catalog, timer, per_patient=False)
+    # The shares are sized by the stored lines, a count DuckDB keeps, rather than by
+    # working out the lines in force only to count them.
+    (lines,) = first_row(con, "SELECT count(*) FROM claim_lines")
+    shares = max(1, math.ceil(lines / config.store["partition_rows"]))
+    if shares == 1:
+        # Most rules and the pricing of every finding read the claim lines in force:
+        # worked out once, shadowing the view on this connection.
+        with timer.stage("flag: claim lines in force"):
+            con.execute("CREATE TEMP TABLE audited_claim_lines AS FROM main.audited_claim_lines")
+        derive(con, catalog, timer, across_patients=False)
+        return _run_rules(con, rules, timer)
+    filled: set[str] = set()
+    for share in range(shares):
+        progress.show(f"flag: share {share + 1} of {shares} of the patients")
+        with timer.stage("flag: share inputs"):
+            _shadow_inputs(con, f"hash(patient_id) % {shares} = {share}")
+        derive(con, catalog, timer, across_patients=False)
+        filled |= _run_rules(con, [r for r in rules if not r.across_patients], timer)
+    _drop_share_tables(con)
+    progress.show("flag: the rules across patients")
+    return filled | _run_rules(con, [r for r in rules if r.across_patients], timer)
+
+
+def _create_pending(con: duckdb.DuckDBPyConnection) -> None:
+    # Declared column by column (not `AS ... LIMIT 0`, under which DuckDB 2.0.0 has lost
+    # rows inserted later): the findings table's columns but the run id.
+    columns = con.execute("DESCRIBE findings").fetchall()
+    declared = ", ".join(f'"{name}" {dtype}' for name, dtype, *_ in columns if name != "run_id")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {PENDING} ({declared})")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {PENDING_UNJUDGED} (source VARCHAR, claim_id VARCHAR)"
+    )
+
+
+def _shadow_inputs(con: duckdb.DuckDBPyConnection, share: str) -> None:
+    """The share's rows of the store's tables, as temporary tables of the same names.
+
+    The last share's are dropped first: DuckDB 2.0.0 reads the store's view wrong while a
+    temporary table of the same name exists, even when asked for the store's.
+    """
+    for table in PATIENT_INPUTS:
+        con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+        con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM main.{table} WHERE {share}")
+
+
+def _drop_share_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the last share's tables: the rules across patients read the store's."""
+    for table in (*PATIENT_INPUTS, *(_table_name(p) for p in _derived(across_patients=False))):
+        con.execute(f"DROP TABLE temp.{table}")
+
+
+def _run_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule], timer: StageTimer) -> set[str]:
+    """Price each rule's rows into PENDING; note the lines it could not judge.
+
+    Returns the tables among the rules' `requires` that hold rows.
+    """
+    for number, rule in enumerate(rules, 1):
+        progress.show(f"flag: rule {number} of {len(rules)}: {rule.id}")
+        with timer.stage(f"flag: {rule.id}"):
+            _price_rule(con, rule)
+    for table in sorted({rule.unjudged for rule in rules if rule.unjudged}):
+        con.execute(
+            f"INSERT INTO {PENDING_UNJUDGED} SELECT $table, claim_id FROM {table}",
+            {"table": table},
+        )
+    required = {table for rule in rules for table in rule.requires}
+    return {t for t in required if first_row(con, f"SELECT 1 FROM {t} LIMIT 1")}
+
+
+def _price_rule(con: duckdb.DuckDBPyConnection, rule: Rule) -> None:
+    params = bind(rule.sql, rule.params, f"rules/{rule.id}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE rule_rows AS {rule.sql}", params)
+    _complete_rule_rows(con, rule)
+    con.execute(
+        PRICE_FINDINGS,
+        {
+            "rule_id": rule.id,
+            "severity": rule.severity,
+            "configured_severity": rule.severity if rule.severity_configured else None,
+            "priced": rule.money != "none",
+            "all_profiles": "*" in rule.payer_profiles,
+            "profiles": list(rule.payer_profiles),
+            **{name: rule.params[name] for name in PRICING_PARAMS},
+        },
+    )
+
+
+def _keep(
     con: duckdb.DuckDBPyConnection,
     run_id: str,
     catalog: Catalog,
     timer: StageTimer,
     checksums: dict[str, str],
     scope: Scope,
+    filled: set[str],
 ) -> list[RuleResult]:
-    """Replace the run's findings with the rules' findings, in one transaction."""
+    """Replace the run's findings with those the rules found in its scope, in one
+    transaction."""
+    applicable = [r.id for r in catalog.rules if r.enabled and set(r.requires) <= filled]
     with transaction(con):
         con.execute("DELETE FROM findings WHERE run_id = $run_id", {"run_id": run_id})
         con.execute("DELETE FROM rule_results WHERE run_id = $run_id", {"run_id": run_id})
         con.execute("DELETE FROM run_reference WHERE run_id = $run_id", {"run_id": run_id})
         # In the same transaction as the findings, so they always match the run's scope.
         scope.write(con, run_id)
-        results = []
-        for number, rule in enumerate(catalog.rules, 1):
-            progress.show(f"flag: rule {number} of {len(catalog.rules)}: {rule.id}")
-            with timer.stage(f"flag: {rule.id}"):
-                results.append(_run_rule(con, run_id, rule))
+        with timer.stage("flag: findings in scope"):
+            con.execute(KEEP_FINDINGS, {"run_id": run_id, "applicable": applicable})
+        results = [_result(con, run_id, rule, filled) for rule in catalog.rules]
         timer.save(con, run_id)
         con.executemany(
             "INSERT INTO rule_results VALUES (?, ?, ?, ?, ?, ?)",
@@ -168,183 +278,14 @@ def _run_rules(
     return results
 
 
-def prepare(
-    con: duckdb.DuckDBPyConnection,
-    config: Config,
-    catalog: Catalog,
-    timer: StageTimer | None = None,
-) -> dict[str, str]:
-    """Reference tables, then the tables several rules read (rules/derived/<name>.sql),
-    each timed as a stage of its own when a timer is given.
-
-    Returns the reference files' checksums, which the run records.
-    """
-    with _timed(timer, "flag: reference tables"):
-        checksums = reference.install(con, config, catalog)
-    # The shares are sized by the stored lines, a count DuckDB keeps, rather than by
-    # working out the lines in force only to count them.
-    (lines,) = first_row(con, "SELECT count(*) FROM claim_lines")
-    partitions = max(1, math.ceil(lines / config.store["partition_rows"]))
-    # A store built in one share keeps its derived tables in memory, which is quicker
-    # (about 1.5 s of 6 at 1M lines); a larger one writes them to the scratch file.
-    into, store_tables = (WORK, attach_work(con)) if partitions > 1 else ("temp", "main")
-    derive(con, catalog, partitions, into=into, store_tables=store_tables, timer=timer)
-    # Most rules and the pricing of every finding read the claim lines in force: they
-    # are computed once for the rules here, shadowing the view on this connection.
-    with _timed(timer, "flag: claim lines in force"):
-        con.execute(
-            f"CREATE {_table(into, 'audited_claim_lines')} AS "
-            f"SELECT * FROM {store_tables}.audited_claim_lines"
-        )
-    return checksums
-
-
-def _timed(timer: StageTimer | None, stage: str) -> AbstractContextManager[None]:
-    return timer.stage(stage) if timer else nullcontext()
-
-
-def attach_work(con: duckdb.DuckDBPyConnection) -> str:
-    """Attach a new scratch database for the derived tables, searched before the store.
-
-    Returns the store's qualified schema, by which its own tables stay reachable.
-    """
-    store_name, store_path = first_row(
-        con,
-        "SELECT database_name, path FROM duckdb_databases() "
-        "WHERE database_name = current_database()",
-    )
-    # The store is always a file (store.connect), so the scratch file sits beside it.
-    work = Path(f"{store_path}.work")
-    _remove(work)  # a killed run's
-    con.execute(f"ATTACH '{work}' AS {WORK}")
-    store_tables = f'"{store_name}".main'
-    con.execute(f"SET search_path = '{WORK}.main,{store_tables}'")
-    return store_tables
-
-
-def detach_work(con: duckdb.DuckDBPyConnection) -> None:
-    attached = first_row(
-        con, "SELECT path FROM duckdb_databases() WHERE database_name = $work", {"work": WORK}
-    )
-    if attached is None:
-        return
-    con.execute("RESET search_path")
-    con.execute(f"DETACH {WORK}")
-    _remove(Path(attached[0]))
-
-
-def _remove(work: Path) -> None:
-    for path in (work, work.with_name(f"{work.name}.wal")):
-        path.unlink(missing_ok=True)
-
-
-def derive(
-    con: duckdb.DuckDBPyConnection,
-    catalog: Catalog,
-    partitions: int = 1,
-    into: str = "temp",
-    store_tables: str = "main",
-    timer: StageTimer | None = None,
-) -> None:
-    """Build the derived tables over the claim lines and segments this connection sees,
-    as tables of the database `into`.
-
-    Every derived table but those in ACROSS_PATIENTS joins on the patient, so a large
-    store builds them a share of its patients at a time (`partitions` shares, by a hash
-    of the patient id): each share's joins and windows fit in memory where the whole
-    store's would spill. Each share's tables are written once to `into` (`name_0`,
-    `name_1`, ...), and a view of each plain name puts the shares together.
-
-    The report rebuilds them over a few patients' temporary copies of those tables, to
-    show a finding's evidence as the rules computed it.
-    """
-    paths = sorted(DERIVED_DIR.glob("*.sql"))
-    across = [p for p in paths if _table_name(p) in ACROSS_PATIENTS]
-    per_patient = [p for p in paths if p not in across]
-    for path in across:
-        _build(con, path, catalog, into, timer)
-    if partitions == 1:
-        for path in per_patient:
-            _build(con, path, catalog, into, timer)
-        return
-    for share in range(partitions):
-        progress.show(f"flag: derived tables, share {share + 1} of {partitions}")
-        # A share's inputs shadow the store's tables on this connection while it builds.
-        # The last share's are dropped first: DuckDB 2.0.0 reads the store's view wrong
-        # while a temporary table of the same name exists, even when asked for main's.
-        with _timed(timer, "flag: share inputs"):
-            for table in PATIENT_INPUTS:
-                con.execute(f"DROP TABLE IF EXISTS temp.{table}")
-                con.execute(
-                    f"CREATE TEMP TABLE {table} AS SELECT * FROM {store_tables}.{table} "
-                    f"WHERE hash(patient_id) % {partitions} = {share}"
-                )
-        # Each table is written once, as the share's own table; a temporary view of the
-        # plain name lets the share's later tables read it.
-        for path in per_patient:
-            name = _build(con, path, catalog, into, timer, suffix=f"_{share}")
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS FROM {into}.{name}_{share}")
-    for table in PATIENT_INPUTS:
-        con.execute(f"DROP TABLE temp.{table}")
-    for path in per_patient:
-        name = _table_name(path)
-        con.execute(f"DROP VIEW temp.{name}")
-        shares = " UNION ALL ".join(f"SELECT * FROM {into}.{name}_{k}" for k in range(partitions))
-        con.execute(f"CREATE OR REPLACE VIEW {into}.{name} AS {shares}")
-
-
-def _build(
-    con: duckdb.DuckDBPyConnection,
-    path: Path,
-    catalog: Catalog,
-    into: str,
-    timer: StageTimer | None,
-    suffix: str = "",
-) -> str:
-    """Build one derived table, timed as `flag: derived <name>` (summed over shares)."""
-    name, sql = _table_name(path), path.read_text()
-    with _timed(timer, f"flag: derived {name}"):
-        con.execute(
-            f"CREATE OR REPLACE {_table(into, name + suffix)} AS {sql}",
-            bind(sql, catalog.params, f"rules/derived/{path.name}"),
-        )
-    return name
-
-
-def _table(into: str, name: str) -> str:
-    # DuckDB names temporary tables only by CREATE TEMP TABLE, never as temp.<name>.
-    return f"TEMP TABLE {name}" if into == "temp" else f"TABLE {into}.{name}"
-
-
-def _table_name(path: Path) -> str:
-    """`10_timed_segments.sql` builds `timed_segments`; the number orders the builds."""
-    return path.stem.split("_", 1)[1] if path.stem[0].isdigit() else path.stem
-
-
-def _run_rule(con: duckdb.DuckDBPyConnection, run_id: str, rule: Rule) -> RuleResult:
+def _result(
+    con: duckdb.DuckDBPyConnection, run_id: str, rule: Rule, filled: set[str]
+) -> RuleResult:
     if not rule.enabled:
         return RuleResult(rule.id, "disabled", 0, 0.0, "switched off in configuration")
-    empty = [t for t in rule.requires if not first_row(con, f"SELECT 1 FROM {t} LIMIT 1")]
+    empty = [t for t in rule.requires if t not in filled]
     if empty:
-        note = f"no data in {', '.join(empty)}"
-        return RuleResult(rule.id, "not applicable", 0, 0.0, note)
-
-    params = bind(rule.sql, rule.params, f"rules/{rule.id}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE rule_rows AS {rule.sql}", params)
-    _complete_rule_rows(con, rule)
-    con.execute(
-        INSERT_FINDINGS,
-        {
-            "run_id": run_id,
-            "rule_id": rule.id,
-            "severity": rule.severity,
-            "configured_severity": rule.severity if rule.severity_configured else None,
-            "priced": rule.money != "none",
-            "all_profiles": "*" in rule.payer_profiles,
-            "profiles": list(rule.payer_profiles),
-            **{name: rule.params[name] for name in PRICING_PARAMS},
-        },
-    )
+        return RuleResult(rule.id, "not applicable", 0, 0.0, f"no data in {', '.join(empty)}")
     count, amount = _totals(con, run_id, rule.id)
     log.info("rule %s: %d findings", rule.id, count, extra=fields(rule=rule.id, findings=count))
     return RuleResult(
@@ -352,14 +293,52 @@ def _run_rule(con: duckdb.DuckDBPyConnection, run_id: str, rule: Rule) -> RuleRe
     )
 
 
+def derive(
+    con: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    timer: StageTimer | None = None,
+    *,
+    across_patients: bool = True,
+    per_patient: bool = True,
+) -> None:
+    """Build the derived tables (rules/derived/<name>.sql) over the claim lines and
+    segments this connection sees, as temporary tables, each timed as
+    `flag: derived <name>` (summed over shares) when a timer is given.
+
+    The report builds them over a few patients' temporary copies of the store's tables,
+    to show a finding's evidence as the rules computed it.
+    """
+    for path in _derived(across_patients=across_patients, per_patient=per_patient):
+        name, sql = _table_name(path), path.read_text()
+        with timer.stage(f"flag: derived {name}") if timer else nullcontext():
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}",
+                bind(sql, catalog.params, f"rules/derived/{path.name}"),
+            )
+
+
+def _derived(*, across_patients: bool = True, per_patient: bool = True) -> list[Path]:
+    """The derived tables' SQL files in build order, those across patients or per patient."""
+    return [
+        path
+        for path in sorted(DERIVED_DIR.glob("*.sql"))
+        if (across_patients if _table_name(path) in ACROSS_PATIENTS else per_patient)
+    ]
+
+
+def _table_name(path: Path) -> str:
+    """`10_timed_segments.sql` builds `timed_segments`; the number orders the builds."""
+    return path.stem.split("_", 1)[1] if path.stem[0].isdigit() else path.stem
+
+
 def _unjudged(con: duckdb.DuckDBPyConnection, run_id: str, rule: Rule) -> str | None:
     if rule.unjudged is None:
         return None
     (lines,) = first_row(
         con,
-        f"SELECT count(*) FROM {rule.unjudged} AS u WHERE EXISTS ("
+        f"SELECT count(*) FROM {PENDING_UNJUDGED} AS u WHERE u.source = $table AND EXISTS ("
         "SELECT 1 FROM run_scope_claims AS s WHERE s.run_id = $run_id AND s.claim_id = u.claim_id)",
-        {"run_id": run_id},
+        {"run_id": run_id, "table": rule.unjudged},
     )
     return (
         f"{lines} claim lines on days the time logs do not cover were not judged" if lines else None

@@ -31,6 +31,9 @@ class Rule:
     requires: tuple[str, ...]
     # A table of the run's claim lines the rule cannot judge (e.g. no time logs that day).
     unjudged: str | None
+    # The rule compares patients with one another (one provider's patients), so it runs
+    # once over every patient, not share by share (pipeline/audit.py).
+    across_patients: bool
     payer_profiles: tuple[str, ...]
     params: dict[str, Any]
     enabled: bool
@@ -102,6 +105,7 @@ def _rule(entry: dict[str, Any], rules_dir: Path, shared: dict[str, Any], config
         sql=(rules_dir / entry["sql"]).read_text(),
         requires=tuple(entry.get("requires", ())),
         unjudged=entry.get("unjudged"),
+        across_patients=bool(entry.get("across_patients", False)),
         payer_profiles=tuple(entry.get("payer_profiles", ("*",))),
         params={**shared, **entry.get("params", {}), **override.get("params", {})},
         enabled=bool(override.get("enabled", True)),

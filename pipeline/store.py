@@ -178,6 +178,10 @@ WHERE lines.claim_frequency <> '8'
 # Before staging moved to Parquet files (pipeline/staging.py), a load staged its rows in
 # tables of the store named so; a store such a load was killed in still holds them.
 OLD_STAGING_PREFIX = "staged_"
+# Before the rules ran a share of patients at a time in memory (pipeline/audit.py), flag
+# built a large store's derived tables in a scratch database beside it; a killed flag
+# left it behind.
+OLD_SCRATCH_SUFFIXES = (".work", ".work.wal")
 # The rows of a staged file that are stored: all but those repeating an earlier key.
 KEPT = "kept_rows"
 
@@ -202,6 +206,8 @@ def connect(path: Path, memory_limit: str | None = None) -> duckdb.DuckDBPyConne
     con.execute(SCHEMA)
     _drop_old_staging_tables(con)
     Staging(path).clear()
+    for suffix in OLD_SCRATCH_SUFFIXES:
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
     return con
 
 

@@ -11,11 +11,27 @@
 -- Both are about the provider's whole day, so the finding names the day's first patient
 -- (in id order), which puts it in the scope of a run that loaded that day.
 --
+-- The rule compares patients (catalog: across_patients), so it reads the store's segments,
+-- not the derived timed_segments (which holds one share of the patients): those of timed
+-- codes, the one-on-one minutes (group therapy, 97150, is untimed).
+WITH one_on_one AS (
+    SELECT
+        s.provider_npi,
+        s.service_date,
+        s.patient_id,
+        s.cpt_code,
+        s.start_time,
+        s.end_time,
+        s.duration_seconds
+    FROM time_segments AS s
+    JOIN ref_cpt_codes AS c USING (cpt_code)
+    WHERE c.billing = 'timed'
+),
 -- The union of a day's segments is at most their sum, so only days whose segments add up
 -- to more than the maximum need the union worked out.
-WITH long_days AS (
+long_days AS (
     SELECT provider_npi, service_date
-    FROM timed_segments
+    FROM one_on_one
     GROUP BY provider_npi, service_date
     HAVING SUM(duration_seconds) >= ($max_provider_minutes + 1) * 60
 ),
@@ -31,7 +47,7 @@ provider_segments AS (
             ORDER BY s.start_time, s.end_time, s.patient_id, s.cpt_code
             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
         ) AS covered_until
-    FROM timed_segments AS s
+    FROM one_on_one AS s
     JOIN long_days AS d USING (provider_npi, service_date)
 ),
 -- Minutes of a segment not already covered by the provider's earlier segments.

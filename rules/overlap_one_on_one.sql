@@ -7,7 +7,17 @@
 -- patient's own overlapping segments are merged into stretches and each late-starting
 -- stretch is paired with the earlier stretches of other patients that still cover its
 -- start.
-WITH provider_marks AS (
+--
+-- The rule compares patients (catalog: across_patients), so it reads the store's segments,
+-- not the derived timed_segments (which holds one share of the patients): those of timed
+-- codes, the one-on-one minutes (group therapy, 97150, is untimed).
+WITH one_on_one AS (
+    SELECT s.provider_npi, s.service_date, s.patient_id, s.cpt_code, s.start_time, s.end_time
+    FROM time_segments AS s
+    JOIN ref_cpt_codes AS c USING (cpt_code)
+    WHERE c.billing = 'timed'
+),
+provider_marks AS (
     SELECT
         provider_npi,
         service_date,
@@ -17,7 +27,7 @@ WITH provider_marks AS (
             ORDER BY start_time
             ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
         ) AS busy_until
-    FROM timed_segments
+    FROM one_on_one
 ),
 crowded_days AS (
     SELECT DISTINCT provider_npi, service_date
@@ -26,7 +36,7 @@ crowded_days AS (
 ),
 day_segments AS (
     SELECT s.provider_npi, s.service_date, s.patient_id, s.cpt_code, s.start_time, s.end_time
-    FROM timed_segments AS s
+    FROM one_on_one AS s
     JOIN crowded_days AS d USING (provider_npi, service_date)
 ),
 patient_segments AS (

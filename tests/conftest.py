@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from pipeline import audit, run, store
+from pipeline import audit, reference, run, store
 from pipeline.catalog import load_catalog
 from pipeline.cli import main
 from pipeline.config import load_config
@@ -171,7 +171,9 @@ def code_units(tmp_path: Path) -> Callable[..., pl.DataFrame]:
         )
         con = store.connect(db)
         try:
-            audit.prepare(con, config, load_catalog(config))
+            catalog = load_catalog(config)
+            reference.install(con, config, catalog)
+            audit.derive(con, catalog)
             return store.frame(con, "SELECT * FROM code_day_units ORDER BY cpt_code")
         finally:
             con.close()

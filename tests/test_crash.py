@@ -135,7 +135,8 @@ def test_a_run_killed_while_loading_leaves_the_store_as_it_was(tmp_path, exports
 
 
 def test_a_run_killed_while_flagging_keeps_its_load_and_no_findings(tmp_path, exports, clean):
-    # A rule's line ("flag: UNITS_OVERBILLED: 0.12 s") comes inside flag's transaction.
+    # A rule's line ("flag: UNITS_OVERBILLED: 0.12 s") comes before flag's transaction
+    # keeps its findings (they wait in a temporary table till then).
     logged = killed_after(r" flag: [A-Z0-9_]+: ", audit_args(exports, tmp_path))
     assert not any(" flag: run " in line for line in logged), "flag had finished"
 

@@ -7,6 +7,7 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
+import duckdb
 import pytest
 
 from tests.conftest import DAY, OT_NPI, PT_NPI, PTA_NPI, back_to_back, claim, segment, write_csv
@@ -314,6 +315,28 @@ def test_overlapping_segments_count_once_toward_the_day(audit_rows):
     outputs = audit_rows([claim("97110", 4, patient="P01")], segments)
     assert found(outputs, "IMPOSSIBLE_DAY") == []
     assert len(found(outputs, "OVERLAP_ONE_ON_ONE")) == 1
+
+
+def test_patients_audited_in_different_shares_are_still_compared(tmp_path, audit_rows):
+    """A large store's rules run a share of its patients at a time; the rules across
+    patients still see the provider's whole day, and find what the store finds whole."""
+    # 12 claim lines in shares of one line: the day's 13 patients spread over 12 shares.
+    claims = [claim("97110", 1, claim_id=f"C{n:02d}", patient=f"P{n:02d}") for n in range(1, 13)]
+    segments = [*long_day(721), span("97110", "09:00", "10:00", patient="P98")]
+    rules = ("IMPOSSIBLE_DAY", "OVERLAP_ONE_ON_ONE")
+    whole = {rule: found(audit_rows(claims, segments), rule) for rule in rules}
+    outputs = audit_rows(claims, segments, *config(tmp_path, "[store]\npartition_rows = 1\n"))
+    assert "flag: share inputs" in {t["stage"] for t in outputs.summary["timings"]}
+    (overlap,) = whole["OVERLAP_ONE_ON_ONE"]
+    share = duckdb.execute("SELECT hash($1) % 12, hash($2) % 12", list(patients(overlap)))
+    first, second = share.fetchone()
+    assert first != second, "the overlapping patients no longer fall in different shares"
+    for rule in rules:
+        assert len(whole[rule]) == 1
+        shared = found(outputs, rule)
+        assert [(r["finding_id"], r["message"]) for r in shared] == [
+            (r["finding_id"], r["message"]) for r in whole[rule]
+        ]
 
 
 def test_untimed_minutes_and_other_providers_do_not_add_up(audit_rows):

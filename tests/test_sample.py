@@ -105,9 +105,11 @@ def test_building_the_derived_tables_a_share_of_patients_at_a_time_changes_nothi
     assert lines > 6 * 80, "the sample no longer spans seven shares"
     whole = read(sample_run / "first" / "findings.csv").sort("finding_id")
     assert read(tmp_path / "out" / "findings.csv").sort("finding_id").equals(whole)
+    # Each rule's status, count, amount and note too.
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    whole_summary = json.loads((sample_run / "first" / "summary.json").read_text())
+    assert summary["findings"] == whole_summary["findings"]
     # Each derived table is one stage of the run's timings, its shares added up.
-    stages = [
-        t["stage"] for t in json.loads((tmp_path / "out" / "summary.json").read_text())["timings"]
-    ]
+    stages = [t["stage"] for t in summary["timings"]]
     assert stages.count("flag: derived code_day_units") == 1
     assert "flag: share inputs" in stages

@@ -149,6 +149,18 @@ def test_staging_tables_a_killed_load_of_an_earlier_version_left_are_dropped(tmp
     assert {"claim_lines", "time_segments", "rejects"} <= tables
 
 
+def test_the_scratch_file_a_killed_flag_of_an_earlier_version_left_is_removed(tmp_path):
+    """Flag once built a large store's derived tables in `<db>.work`; opening the store
+    removes the file (and its write-ahead log) a killed flag left."""
+    db = tmp_path / "store.duckdb"
+    left = [tmp_path / "store.duckdb.work", tmp_path / "store.duckdb.work.wal"]
+    for path in left:
+        path.write_bytes(b"scratch")
+    store.connect(db).close()
+    assert not any(path.exists() for path in left)
+    assert db.is_file()
+
+
 def test_a_store_from_before_rows_were_compared_by_column_still_loads(tmp_path, cli):
     """Stores written by earlier versions carry a content-hash column the load no
     longer fills; opening the store drops it, so the next run loads normally."""

@@ -141,6 +141,23 @@ def test_days_the_time_logs_do_not_cover_are_not_judged(audit_rows):
     assert {by_rule[r]["note"] for r in ("UNITS_OVERBILLED", "TIME_LOG_MISSING")} == {note}
 
 
+def test_unjudged_lines_of_every_share_of_patients_are_counted(tmp_path, audit_rows):
+    # Three lines in shares of one line: P1 and P3 fall in different shares, and each has
+    # a line on a day the time logs do not cover.
+    claims = [
+        claim("97110", 2),
+        claim("97110", 2, claim_id="C2", date="2025-10-07"),
+        claim("97110", 2, claim_id="C3", patient="P3", date="2025-10-07"),
+    ]
+    config = tmp_path / "shares.toml"
+    config.write_text("[store]\npartition_rows = 1\n")
+    outputs = audit_rows(claims, [segment("97110", 30)], "--config", str(config))
+    assert "flag: share inputs" in {t["stage"] for t in outputs.summary["timings"]}
+    by_rule = outputs.summary["findings"]["by_rule"]
+    note = "2 claim lines on days the time logs do not cover were not judged"
+    assert {by_rule[r]["note"] for r in ("UNITS_OVERBILLED", "TIME_LOG_MISSING")} == {note}
+
+
 def test_untimed_codes_are_never_flagged(audit_rows):
     claims = [claim("97161", 1), claim("97150", 1, line=2)]
     outputs = audit_rows(claims, [segment("97110", 30, patient="P2")])
