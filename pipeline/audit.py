@@ -164,14 +164,16 @@ def _find(
         return _run_rules(con, rules, timer)
     filled: set[str] = set()
     for share in range(shares):
-        progress.show(f"flag: share {share + 1} of {shares} of the patients")
+        label = f"share {share + 1} of {shares} of the patients"
+        progress.show(f"flag: {label}: derived tables")
         with timer.stage("flag: share inputs"):
             _shadow_inputs(con, f"hash(patient_id) % {shares} = {share}")
         derive(con, catalog, timer, across_patients=False)
-        filled |= _run_rules(con, [r for r in rules if not r.across_patients], timer)
+        per_patient = [r for r in rules if not r.across_patients]
+        filled |= _run_rules(con, per_patient, timer, f"{label}: ")
     _drop_share_tables(con)
-    progress.show("flag: the rules across patients")
-    return filled | _run_rules(con, [r for r in rules if r.across_patients], timer)
+    across = [r for r in rules if r.across_patients]
+    return filled | _run_rules(con, across, timer, "across patients: ")
 
 
 def _create_pending(con: duckdb.DuckDBPyConnection) -> None:
@@ -202,13 +204,16 @@ def _drop_share_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DROP TABLE temp.{table}")
 
 
-def _run_rules(con: duckdb.DuckDBPyConnection, rules: list[Rule], timer: StageTimer) -> set[str]:
-    """Price each rule's rows into PENDING; note the lines it could not judge.
+def _run_rules(
+    con: duckdb.DuckDBPyConnection, rules: list[Rule], timer: StageTimer, shown: str = ""
+) -> set[str]:
+    """Price each rule's rows into PENDING; note the lines it could not judge. `shown`
+    tells the progress line which patients the rules are on.
 
     Returns the tables among the rules' `requires` that hold rows.
     """
     for number, rule in enumerate(rules, 1):
-        progress.show(f"flag: rule {number} of {len(rules)}: {rule.id}")
+        progress.show(f"flag: {shown}rule {number} of {len(rules)}: {rule.id}")
         with timer.stage(f"flag: {rule.id}"):
             _price_rule(con, rule)
     for table in sorted({rule.unjudged for rule in rules if rule.unjudged}):

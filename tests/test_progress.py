@@ -82,6 +82,25 @@ def test_a_terminal_shows_each_step_on_one_rewritten_line(tmp_path, exports):
     assert out.strip().count("\n") == 0, "stdout holds the run id alone"
 
 
+def test_a_large_store_shows_the_share_of_patients_its_rules_are_on(tmp_path, exports):
+    """The sample's 546 lines in shares of 80: seven shares, then the rules that compare
+    patients with one another (OVERLAP_ONE_ON_ONE, IMPOSSIBLE_DAY) once."""
+    config = tmp_path / "shares.toml"
+    config.write_text("[store]\npartition_rows = 80\n")
+    _, err = audit(tmp_path, exports, "--config", str(config), terminal=True)
+    drawn = progress_lines(err)
+    last = "flag: share 7 of 7 of the patients: "
+    assert "flag: share 1 of 7 of the patients: derived tables" in drawn
+    assert last + "derived tables" in drawn
+    assert [text for text in drawn if text.startswith(last + "rule ")][-1] == (
+        last + f"rule {RULES - 2} of {RULES - 2}: TELEHEALTH_MODIFIER_MISSING"
+    )
+    assert [text for text in drawn if text.startswith("flag: across patients: ")] == [
+        "flag: across patients: rule 1 of 2: OVERLAP_ONE_ON_ONE",
+        "flag: across patients: rule 2 of 2: IMPOSSIBLE_DAY",
+    ]
+
+
 def test_an_837p_file_shows_its_rows_without_a_share(tmp_path, exports):
     """Its lines are segments, several to a row: counting them would make a share that
     never reaches 100%."""
