@@ -7,6 +7,7 @@ files reproduces the same findings with the same finding ids.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from contextlib import nullcontext
@@ -26,8 +27,8 @@ from pipeline.timing import StageTimer
 log = logging.getLogger(__name__)
 
 DERIVED_DIR = RULES_DIR / "derived"
-# A large store is audited a share of its patients at a time (by a hash of the patient
-# id): each share's derived tables and rules then fit in memory, where the whole store's
+# A large store is audited a share of its patients at a time (a range of patient ids):
+# each share's derived tables and rules then fit in memory, where the whole store's
 # would spill (or, written to a file, be read back compressed). The rules that compare
 # patients with one another (`across_patients` in the catalog) run once, after the
 # shares, on the store's own tables.
@@ -163,11 +164,13 @@ def _find(
         derive(con, catalog, timer, across_patients=False)
         return _run_rules(con, rules, timer)
     filled: set[str] = set()
-    for share in range(shares):
+    with timer.stage("flag: share inputs"):
+        ranges = patient_ranges(con, shares)
+    for share, (low, high) in enumerate(ranges):
         label = f"share {share + 1} of {shares} of the patients"
         progress.show(f"flag: {label}: derived tables")
         with timer.stage("flag: share inputs"):
-            _shadow_inputs(con, f"hash(patient_id) % {shares} = {share}")
+            _shadow_inputs(con, low, high)
         derive(con, catalog, timer, across_patients=False)
         per_patient = [r for r in rules if not r.across_patients]
         filled |= _run_rules(con, per_patient, timer, f"{label}: ")
@@ -187,15 +190,42 @@ def _create_pending(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _shadow_inputs(con: duckdb.DuckDBPyConnection, share: str) -> None:
-    """The share's rows of the store's tables, as temporary tables of the same names.
+def patient_ranges(
+    con: duckdb.DuckDBPyConnection, shares: int
+) -> list[tuple[str | None, str | None]]:
+    """Ranges of patient ids, [low, high) and open at either end, each holding about as
+    many of the store's patients. A range of ids, unlike a hash of them, is a filter
+    DuckDB applies as it reads the patient id column, skipping row groups outside it."""
+    (cuts,) = first_row(
+        con,
+        "SELECT quantile_disc(patient_id, $fractions) "
+        "FROM (SELECT DISTINCT patient_id FROM claim_lines)",
+        {"fractions": [k / shares for k in range(1, shares)]},
+    )
+    edges = [None, *cuts, None]
+    return list(itertools.pairwise(edges))
+
+
+def _shadow_inputs(con: duckdb.DuckDBPyConnection, low: str | None, high: str | None) -> None:
+    """The store's rows of patients from `low` to before `high`, as temporary tables of
+    the same names.
 
     The last share's are dropped first: DuckDB 2.0.0 reads the store's view wrong while a
     temporary table of the same name exists, even when asked for the store's.
     """
+    bounds = {"low": low, "high": high}
+    where = " AND ".join(
+        condition
+        for condition, bound in (("patient_id >= $low", low), ("patient_id < $high", high))
+        if bound is not None
+    )
+    params = {name: value for name, value in bounds.items() if value is not None}
     for table in PATIENT_INPUTS:
         con.execute(f"DROP TABLE IF EXISTS temp.{table}")
-        con.execute(f"CREATE TEMP TABLE {table} AS SELECT * FROM main.{table} WHERE {share}")
+        con.execute(
+            f"CREATE TEMP TABLE {table} AS SELECT * FROM main.{table} WHERE {where or 'true'}",
+            params,
+        )
 
 
 def _drop_share_tables(con: duckdb.DuckDBPyConnection) -> None:

@@ -342,7 +342,9 @@ def upsert(
     content differs.
 
     A row identical to the stored one is left alone, so loading an export twice adds
-    nothing. The caller owns the transaction.
+    nothing. New rows are stored in patient order: flag reads the store a range of
+    patient ids at a time (pipeline/audit.py), and DuckDB then skips the row groups
+    outside the range. The caller owns the transaction.
     """
     columns = [name for name, *_ in con.execute(f"DESCRIBE {staged}").fetchall()]
     columns.remove("row_number")
@@ -350,7 +352,8 @@ def upsert(
     if not _holds_any_key(con, staged, table, key):
         # Every row is new (a first load, or a new period): nothing to compare.
         new = con.execute(
-            f"INSERT INTO {table} ({listed}, loaded_run_id) SELECT {listed}, $run_id FROM {staged}",
+            f"INSERT INTO {table} ({listed}, loaded_run_id) "
+            f"SELECT {listed}, $run_id FROM {staged} ORDER BY patient_id",
             {"run_id": run_id},
         ).fetchall()[0][0]
         return LoadCounts(new=new, changed=0)
@@ -368,6 +371,7 @@ def upsert(
         INSERT INTO {table} ({listed}, loaded_run_id)
         SELECT {listed}, $run_id FROM {staged} AS i
         WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {on})
+        ORDER BY patient_id
         """,
         {"run_id": run_id},
     ).fetchall()[0][0]

@@ -50,6 +50,30 @@ def test_a_changed_line_is_updated_not_duplicated(tmp_path, cli):
     assert outputs.findings.is_empty()
 
 
+def test_each_loads_new_rows_are_stored_in_patient_order(tmp_path, cli):
+    """Flag reads a large store a range of patient ids at a time: rows stored in patient
+    order let DuckDB skip the row groups outside the range."""
+    first = [
+        claim("97110", 1, claim_id=f"C{n}", patient=p) for n, p in enumerate(["P3", "P1", "P2"])
+    ]
+    segments = [segment("97110", 15, patient=p) for p in ("P2", "P3", "P1")]
+    timelogs = write_csv(tmp_path / "t.csv", segments)
+    cli([write_csv(tmp_path / "c.csv", first)], [timelogs])
+    # A later export with the same lines and two new ones: only those are added.
+    later = [*first, claim("97110", 1, claim_id="C8", patient="P5")]
+    later.append(claim("97110", 1, claim_id="C9", patient="P0"))
+    outputs = cli([write_csv(tmp_path / "c2.csv", later)], [timelogs])
+    with duckdb.connect(str(outputs.db)) as con:
+        stored = {
+            table: [p for (p,) in con.execute(f"SELECT patient_id FROM {table}").fetchall()]
+            for table in ("claim_lines", "time_segments")
+        }
+    assert stored == {
+        "claim_lines": ["P1", "P2", "P3", "P0", "P5"],
+        "time_segments": ["P1", "P2", "P3"],
+    }
+
+
 def test_a_replacement_claim_supersedes_the_original(tmp_path, cli):
     timelogs = write_csv(tmp_path / "t.csv", SEGMENTS)
     cli([write_csv(tmp_path / "day1.csv", OVERBILLED)], [timelogs])
