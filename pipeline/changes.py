@@ -51,6 +51,7 @@ BASELINES = (
 BASELINE_RUNS = (
     "SELECT previous_run_id FROM baseline_claims UNION SELECT previous_run_id FROM baseline_days"
 )
+LOAD_ORDER = f"SELECT run_id FROM runs WHERE run_id IN ({BASELINE_RUNS}) ORDER BY loaded_at"
 
 # The baseline each finding of a run is compared with (by its claim, or its day).
 BASELINE_OF = """
@@ -113,7 +114,9 @@ def compare(con: duckdb.DuckDBPyConnection, run_id: str) -> Changes:
         con.execute(sql, {**params, "loaded_at": loaded_at})
     try:
         return Changes(
-            compared_with=sorted(row[0] for row in con.execute(BASELINE_RUNS).fetchall()),
+            # In the order they were loaded: run ids sort by their start to the second,
+            # and two runs can start in the same second.
+            compared_with=[row[0] for row in con.execute(LOAD_ORDER).fetchall()],
             status=frame(con, STATUS, params),
             gone=frame(con, GONE, params),
         )
