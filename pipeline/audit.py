@@ -150,8 +150,14 @@ def _find(
     Returns the tables among the rules' `requires` that hold rows (in some share).
     """
     _create_pending(con)
-    rules = [rule for rule in catalog.rules if rule.enabled]
     derive(con, catalog, timer, per_patient=False)
+    # A rule that requires an empty table of the store (or of reference data) is not
+    # applicable and is not run; a derived table is only known share by share.
+    rules = [rule for rule in catalog.rules if rule.enabled]
+    derived = {_table_name(path) for path in _derived()}
+    stored = {table for rule in rules for table in rule.requires} - derived
+    filled = {table for table in stored if _holds_rows(con, table)}
+    rules = [rule for rule in rules if set(rule.requires) - derived <= filled]
     # The shares are sized by the stored lines, a count DuckDB keeps, rather than by
     # working out the lines in force only to count them.
     (lines,) = first_row(con, "SELECT count(*) FROM claim_lines")
@@ -162,8 +168,7 @@ def _find(
         with timer.stage("flag: claim lines in force"):
             con.execute("CREATE TEMP TABLE audited_claim_lines AS FROM main.audited_claim_lines")
         derive(con, catalog, timer, across_patients=False)
-        return _run_rules(con, rules, timer)
-    filled: set[str] = set()
+        return filled | _run_rules(con, rules, timer)
     with timer.stage("flag: share inputs"):
         ranges = patient_ranges(con, shares)
     for share, (low, high) in enumerate(ranges):
@@ -186,7 +191,8 @@ def _create_pending(con: duckdb.DuckDBPyConnection) -> None:
     declared = ", ".join(f'"{name}" {dtype}' for name, dtype, *_ in columns if name != "run_id")
     con.execute(f"CREATE OR REPLACE TEMP TABLE {PENDING} ({declared})")
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {PENDING_UNJUDGED} (source VARCHAR, claim_id VARCHAR)"
+        f"CREATE OR REPLACE TEMP TABLE {PENDING_UNJUDGED} "
+        "(source VARCHAR, claim_id VARCHAR, lines BIGINT)"
     )
 
 
@@ -246,13 +252,19 @@ def _run_rules(
         progress.show(f"flag: {shown}rule {number} of {len(rules)}: {rule.id}")
         with timer.stage(f"flag: {rule.id}"):
             _price_rule(con, rule)
+    # Counted per claim, since the run's scope (claims) is known only when they are kept.
     for table in sorted({rule.unjudged for rule in rules if rule.unjudged}):
         con.execute(
-            f"INSERT INTO {PENDING_UNJUDGED} SELECT $table, claim_id FROM {table}",
+            f"INSERT INTO {PENDING_UNJUDGED} "
+            f"SELECT $table, claim_id, count(*) FROM {table} GROUP BY claim_id",
             {"table": table},
         )
     required = {table for rule in rules for table in rule.requires}
-    return {t for t in required if first_row(con, f"SELECT 1 FROM {t} LIMIT 1")}
+    return {table for table in required if _holds_rows(con, table)}
+
+
+def _holds_rows(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return first_row(con, f"SELECT 1 FROM {table} LIMIT 1") is not None
 
 
 def _price_rule(con: duckdb.DuckDBPyConnection, rule: Rule) -> None:
@@ -371,7 +383,8 @@ def _unjudged(con: duckdb.DuckDBPyConnection, run_id: str, rule: Rule) -> str | 
         return None
     (lines,) = first_row(
         con,
-        f"SELECT count(*) FROM {PENDING_UNJUDGED} AS u WHERE u.source = $table AND EXISTS ("
+        f"SELECT coalesce(sum(lines), 0) FROM {PENDING_UNJUDGED} AS u "
+        "WHERE u.source = $table AND EXISTS ("
         "SELECT 1 FROM run_scope_claims AS s WHERE s.run_id = $run_id AND s.claim_id = u.claim_id)",
         {"run_id": run_id, "table": rule.unjudged},
     )

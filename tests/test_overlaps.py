@@ -462,8 +462,13 @@ def test_rules_switched_off(tmp_path, audit_rows):
     assert outputs.findings.filter(outputs.findings["rule_id"].is_in(MY_RULES)).is_empty()
 
 
-def test_overlap_rules_without_time_logs_are_not_applicable(tmp_path, cli):
-    outputs = no_time_logs(tmp_path, cli, [claim("97110", 2)])
+@pytest.mark.parametrize("shares", [1, 2], ids=["whole", "in shares"])
+def test_overlap_rules_without_time_logs_are_not_applicable(tmp_path, cli, shares):
+    claims = [claim("97110", 2, claim_id=f"C{n}", patient=f"P{n}") for n in range(shares)]
+    extra = config(tmp_path, "[store]\npartition_rows = 1\n") if shares > 1 else ()
+    outputs = no_time_logs(tmp_path, cli, claims, *extra)
+    timed = {t["stage"] for t in outputs.summary["timings"]}
+    assert ("flag: share inputs" in timed) == (shares > 1)
     assert statuses(outputs) == {
         "OVERLAP_SAME_PATIENT": "not applicable",
         "OVERLAP_ONE_ON_ONE": "not applicable",
