@@ -219,19 +219,12 @@ def _shadow_inputs(con: duckdb.DuckDBPyConnection, low: str | None, high: str | 
     The last share's are dropped first: DuckDB 2.0.0 reads the store's view wrong while a
     temporary table of the same name exists, even when asked for the store's.
     """
-    bounds = {"low": low, "high": high}
-    where = " AND ".join(
-        condition
-        for condition, bound in (("patient_id >= $low", low), ("patient_id < $high", high))
-        if bound is not None
-    )
-    params = {name: value for name, value in bounds.items() if value is not None}
+    conditions = {"low": "patient_id >= $low", "high": "patient_id < $high"}
+    params = {name: bound for name, bound in (("low", low), ("high", high)) if bound is not None}
+    where = " AND ".join(conditions[name] for name in params) or "true"
     for table in PATIENT_INPUTS:
         con.execute(f"DROP TABLE IF EXISTS temp.{table}")
-        con.execute(
-            f"CREATE TEMP TABLE {table} AS SELECT * FROM main.{table} WHERE {where or 'true'}",
-            params,
-        )
+        con.execute(f"CREATE TEMP TABLE {table} AS FROM main.{table} WHERE {where}", params)
 
 
 def _drop_share_tables(con: duckdb.DuckDBPyConnection) -> None:
