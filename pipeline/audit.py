@@ -152,12 +152,13 @@ def _find(
     _create_pending(con)
     derive(con, catalog, timer, per_patient=False)
     # A rule that requires an empty table of the store (or of reference data) is not
-    # applicable and is not run; a derived table is only known share by share.
+    # applicable and is not run; a derived table is known only once built, share by share.
     rules = [rule for rule in catalog.rules if rule.enabled]
     derived = {_table_name(path) for path in _derived()}
-    stored = {table for rule in rules for table in rule.requires} - derived
-    filled = {table for table in stored if _holds_rows(con, table)}
+    required = {table for rule in rules for table in rule.requires}
+    filled = _holding_rows(con, required - derived)
     rules = [rule for rule in rules if set(rule.requires) - derived <= filled]
+    built = required & derived
     # The shares are sized by the stored lines, a count DuckDB keeps, rather than by
     # working out the lines in force only to count them.
     (lines,) = first_row(con, "SELECT count(*) FROM claim_lines")
@@ -168,7 +169,8 @@ def _find(
         with timer.stage("flag: claim lines in force"):
             con.execute("CREATE TEMP TABLE audited_claim_lines AS FROM main.audited_claim_lines")
         derive(con, catalog, timer, across_patients=False)
-        return filled | _run_rules(con, rules, timer)
+        _run_rules(con, rules, timer)
+        return filled | _holding_rows(con, built)
     with timer.stage("flag: share inputs"):
         ranges = patient_ranges(con, shares)
     for share, (low, high) in enumerate(ranges):
@@ -177,11 +179,11 @@ def _find(
         with timer.stage("flag: share inputs"):
             _shadow_inputs(con, low, high)
         derive(con, catalog, timer, across_patients=False)
-        per_patient = [r for r in rules if not r.across_patients]
-        filled |= _run_rules(con, per_patient, timer, f"{label}: ")
+        _run_rules(con, [r for r in rules if not r.across_patients], timer, f"{label}: ")
+        filled |= _holding_rows(con, built)
     _drop_share_tables(con)
-    across = [r for r in rules if r.across_patients]
-    return filled | _run_rules(con, across, timer, "across patients: ")
+    _run_rules(con, [r for r in rules if r.across_patients], timer, "across patients: ")
+    return filled
 
 
 def _create_pending(con: duckdb.DuckDBPyConnection) -> None:
@@ -235,12 +237,9 @@ def _drop_share_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 def _run_rules(
     con: duckdb.DuckDBPyConnection, rules: list[Rule], timer: StageTimer, shown: str = ""
-) -> set[str]:
+) -> None:
     """Price each rule's rows into PENDING; note the lines it could not judge. `shown`
-    tells the progress line which patients the rules are on.
-
-    Returns the tables among the rules' `requires` that hold rows.
-    """
+    tells the progress line which patients the rules are on."""
     for number, rule in enumerate(rules, 1):
         progress.show(f"flag: {shown}rule {number} of {len(rules)}: {rule.id}")
         with timer.stage(f"flag: {rule.id}"):
@@ -252,12 +251,10 @@ def _run_rules(
             f"SELECT $table, claim_id, count(*) FROM {table} GROUP BY claim_id",
             {"table": table},
         )
-    required = {table for rule in rules for table in rule.requires}
-    return {table for table in required if _holds_rows(con, table)}
 
 
-def _holds_rows(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return first_row(con, f"SELECT 1 FROM {table} LIMIT 1") is not None
+def _holding_rows(con: duckdb.DuckDBPyConnection, tables: set[str]) -> set[str]:
+    return {table for table in tables if first_row(con, f"SELECT 1 FROM {table} LIMIT 1")}
 
 
 def _price_rule(con: duckdb.DuckDBPyConnection, rule: Rule) -> None:
