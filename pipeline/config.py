@@ -94,10 +94,14 @@ def _build(raw: dict[str, Any], source: str) -> Config:
 
 
 def _store(section: dict[str, Any], source: str) -> dict[str, Any]:
-    for key in ("batch_rows", "partition_rows"):
-        rows = section.get(key)
-        if not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:
-            raise UsageError(f"{source}: [store] {key} must be a whole number of rows, 1 or more")
+    for key, what in (
+        ("batch_rows", "rows"),
+        ("partition_rows", "rows"),
+        ("x12_part_segments", "segments"),
+    ):
+        count = section.get(key)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise UsageError(f"{source}: [store] {key} must be a whole number of {what}, 1 or more")
     return dict(section)
 
 

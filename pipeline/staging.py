@@ -42,6 +42,11 @@ class Staging:
         """The file's staged rows, as a DuckDB table expression."""
         return _read(self.folder / f"rows_{position}")
 
+    def spill(self, position: int) -> Path:
+        """A folder for what reading the load's `position`-th file sets aside for later
+        (the batches of a large X12 file read by other processes)."""
+        return self.folder / f"spill_{position}"
+
     def rejects(self) -> str | None:
         """Every staged reject, as a DuckDB table expression; None when there is none."""
         folder = self.folder / REJECTS

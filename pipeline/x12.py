@@ -31,12 +31,22 @@ value and reason), which makes it a reject whatever its values:
   diagnosis pointer to no code, a patient loop without an id) rejects all its lines.
 
 Values themselves (an NPI, a date, the units) are left to validation, as a CSV export's.
+
+The second pass costs about ten times the first (a Python step per segment). A large
+file's second pass is shared among processes (`Parts`): each reads a part, split where a
+transaction set begins, since nothing read before an ST carries past it. This process
+reads the first part and yields its batches as they come; each other process writes its
+batches to files, read after the parts before it, so rows keep file order.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
+import math
+import multiprocessing
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -232,6 +242,8 @@ class _Envelopes:
         self.gs: _Open | None = None
         self.st: _Open | None = None
         self.outside: int | None = None  # the first of a run of segments outside any set
+        self.set_starts: list[int] = []  # where each transaction set begins (its ST)
+        self.segments = 0
 
     def read(self, path: Path) -> list[Rejected]:
         # Envelope segments are a few in a thousand: polars finds them, and only they
@@ -246,6 +258,7 @@ class _Envelopes:
             end = first + len(segments) - 1
         self.between(last, end + 1)
         self.end_of_file(end)
+        self.segments = end
         return _outermost(self.rejected)
 
     def between(self, last: int, number: int) -> None:
@@ -289,6 +302,7 @@ class _Envelopes:
             self.gs.fault = ("GS08", el[8], f"the group's version is not {VERSION}")
 
     def st_(self, el: list[str], number: int) -> None:
+        self.set_starts.append(number)
         self.stray(number)
         if self.st:
             self.unclosed(self.st, number - 1, "SE")
@@ -395,6 +409,10 @@ def _outermost(rejected: list[Rejected]) -> list[Rejected]:
 # ------------------------------------------------------------------------------ claims
 
 
+# The segments a reader reads: from the first number up to (not including) the second.
+_Part = tuple[int, float]
+
+
 @dataclass(slots=True)
 class _Line:
     segment: int
@@ -431,8 +449,11 @@ class _Claim:
 class _Lines:
     """The second pass: service lines as rows, with the context of their loops."""
 
-    def __init__(self, path: Path, rejected: list[Rejected], rows: int) -> None:
+    def __init__(
+        self, path: Path, rejected: list[Rejected], rows: int, part: _Part = (1, math.inf)
+    ) -> None:
         self.path = path
+        self.start, self.stop = part
         self.rejected = rejected
         self.next_rejected = 0
         self.rows = rows
@@ -458,6 +479,10 @@ class _Lines:
 
     def read(self) -> Iterator[pl.DataFrame]:
         for d, first, segments in _segments(self.path):
+            if first >= self.stop:
+                break
+            if first + len(segments) <= self.start:
+                continue
             self.d = d
             handlers = {
                 "CLM": self.clm,
@@ -474,7 +499,9 @@ class _Lines:
                 "SE" + d.element: self.boundary,
             }
             element = d.element
-            for number, segment in enumerate(segments, start=first):
+            begin = max(0, self.start - first)
+            end = min(len(segments), self.stop - first)
+            for number, segment in enumerate(segments[begin:end], start=first + begin):
                 handler = handlers.get(segment[:3])
                 if handler:
                     elements = segment.split(element)
@@ -484,8 +511,6 @@ class _Lines:
                         yield self.batch()
         self.close_claim()
         yield self.batch()
-        if self.claims_rejected:
-            log.info("%s: %d claims rejected while reading", self.path, self.claims_rejected)
 
     def batch(self) -> pl.DataFrame:
         self.hold()
@@ -726,13 +751,74 @@ def _whole(units: str) -> str:
     return whole if dot and fraction.strip("0") == "" and whole else units
 
 
-def read_lines(path: Path, rows: int) -> Iterator[pl.DataFrame]:
-    """The file's service lines, `rows` at a time (a claim's lines stay together, so a
-    batch can hold a few more), then a last batch that may be empty."""
-    rejected = _Envelopes().read(path)
+@dataclass(frozen=True)
+class Parts:
+    """How a large file's second pass is shared: a part for each `segments` segments,
+    in as many as `processes` processes; the batches of the parts read by other
+    processes wait in `folder` (which the caller removes) until their turn."""
+
+    folder: Path
+    segments: int
+    processes: int
+
+
+def read_lines(path: Path, rows: int, parts: Parts | None = None) -> Iterator[pl.DataFrame]:
+    """The file's service lines in file order, `rows` at a time (a claim's lines stay
+    together, so a batch can hold a few more), each part's last batch possibly empty."""
+    envelopes = _Envelopes()
+    rejected = envelopes.read(path)
     if rejected:
         log.info("%s: %d envelopes rejected", path, len(rejected))
-    yield from _Lines(path, rejected, rows).read()
+    first, *others = _parts(envelopes, parts) if parts else [(1, math.inf)]
+    own = _Lines(path, rejected, rows, first)
+    if not others:
+        yield from own.read()
+        claims_rejected = own.claims_rejected
+    else:
+        assert parts is not None
+        context = multiprocessing.get_context("spawn")  # no fork of polars' threads
+        with ProcessPoolExecutor(len(others), mp_context=context) as pool:
+            read_elsewhere = [
+                pool.submit(_read_part, path, rejected, rows, part, parts.folder / str(number))
+                for number, part in enumerate(others)
+            ]
+            yield from own.read()
+            claims_rejected = own.claims_rejected
+            for reading in read_elsewhere:
+                files, rejected_there = reading.result()
+                claims_rejected += rejected_there
+                for file in files:
+                    yield pl.read_ipc(file)
+                    file.unlink()
+    if claims_rejected:
+        log.info("%s: %d claims rejected while reading", path, claims_rejected)
+
+
+def _parts(envelopes: _Envelopes, parts: Parts) -> list[_Part]:
+    """The file's parts, each beginning at the ST nearest after an even share of the
+    segments (one part when the file has a single transaction set)."""
+    count = min(parts.processes, math.ceil(envelopes.segments / parts.segments))
+    starts = envelopes.set_starts
+    bounds = [1]
+    for share in range(1, count):
+        at = bisect.bisect_left(starts, envelopes.segments * share / count)
+        if at < len(starts) and starts[at] > bounds[-1]:
+            bounds.append(starts[at])
+    return list(zip(bounds, [*bounds[1:], math.inf], strict=True))
+
+
+def _read_part(
+    path: Path, rejected: list[Rejected], rows: int, part: _Part, folder: Path
+) -> tuple[list[Path], int]:
+    """Read one part in a process of its own: its batches' files, in order, and the
+    claims it rejected."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = _Lines(path, rejected, rows, part)
+    files = []
+    for number, batch in enumerate(lines.read()):
+        files.append(folder / f"{number:06d}.arrow")
+        batch.write_ipc(files[-1])
+    return files, lines.claims_rejected
 
 
 def check_header(path: Path) -> None:

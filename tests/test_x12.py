@@ -3,6 +3,7 @@ real command line beside the same rows as CSV, and broken in the ways real files
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import duckdb
@@ -182,6 +183,50 @@ def test_batches_keep_claims_whole_and_read_across_chunks(tmp_path, monkeypatch)
     assert [b.height for b in batches] == [4, 4, 2]  # a batch ends after a whole claim
     whole = pl.concat(x12.read_lines(edi, 1000)).drop(x12.SEGMENT)
     assert pl.concat(batches).drop(x12.SEGMENT).equals(whole)
+
+
+def in_parts_text() -> str:
+    """ROWS a claim to a transaction set, with a claim rejected early in the file, one
+    late, and the last transaction set's envelope broken: what each part must judge as
+    a reader of the whole file would."""
+    text = write_837p(frame(ROWS), claims_per_transaction=1, interchanges=2).text
+    text = broken(text, "SV1*HC:97140:GP:59*30.00*UN*1", "SV1*HC:97140:GP:59*30.00*MJ*1")
+    text = broken(text, "SV1*HC:97535", "SV1*ZZ:97535")
+    last_se = text.rindex("\nSE*") + 1
+    return text[:last_se] + "SE*999" + text[text.index("*", last_se + 3) :]
+
+
+def test_a_file_read_in_parts_gives_the_rows_read_whole(tmp_path, caplog):
+    edi = tmp_path / "claims.837"
+    edi.write_text(in_parts_text(), encoding="utf-8")
+    whole = pl.concat(x12.read_lines(edi, 3))
+    parts = x12.Parts(tmp_path / "parts", segments=10, processes=3)
+    with caplog.at_level(logging.INFO, logger="pipeline.x12"):
+        batches = [b for b in x12.read_lines(edi, 3, parts) if b.height]
+    assert pl.concat(batches).equals(whole)
+    assert all(b.height <= 4 for b in batches)  # batch by batch, in each part
+    reasons = " ".join(whole.get_column(x12.PROBLEM_REASON).drop_nulls())
+    assert all(problem in reasons for problem in ("SV103", "SV101-1", "SE01 counts 999"))
+    # Two other processes read a part each, and their batches' files are gone.
+    assert sorted(p.name for p in parts.folder.iterdir()) == ["0", "1"]
+    assert not list(parts.folder.rglob("*.arrow"))
+    assert "2 claims rejected while reading" in caplog.text
+
+
+def test_an_837p_file_read_in_parts_audits_as_read_whole(tmp_path, cli, timelogs):
+    edi = tmp_path / "claims.837"
+    edi.write_text(in_parts_text(), encoding="utf-8")
+    config = tmp_path / "parts.toml"
+    config.write_text("[store]\nx12_part_segments = 10\n")
+    whole = cli([edi], [timelogs], "--out", str(tmp_path / "whole"), "--db",
+                str(tmp_path / "whole.duckdb"))  # fmt: skip
+    in_parts = cli([edi], [timelogs], "--config", str(config))
+    assert whole.exit_code == in_parts.exit_code == 0
+    assert stored(in_parts.db) == stored(tmp_path / "whole.duckdb")
+    for name in ("findings.csv", "rejects.csv"):
+        assert (in_parts.out / name).read_text() == (tmp_path / "whole" / name).read_text()
+    assert in_parts.rejects.height > 0
+    assert not Path(f"{in_parts.db}.staging").exists()
 
 
 def broken(text: str, old: str, new: str, count: int = 1) -> str:
