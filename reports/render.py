@@ -2,20 +2,23 @@
 
 report.html (auditors), findings.csv, findings.parquet and findings.xlsx (every
 finding with its status against earlier runs, for other tools and for spreadsheets),
-rejects.csv and summary.json. Each
-file is written under a temporary name and renamed into place, so a killed run never
-leaves a half-written output behind. With pseudonyms, every patient id in every file
-is replaced by its keyed pseudonym; the store keeps the real ids.
+rejects.csv and summary.json. Each file is written under a temporary name and renamed
+into place, so a killed run never leaves a half-written output behind. With pseudonyms,
+every patient id in every file is replaced by its keyed pseudonym; the store keeps the
+real ids.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -62,54 +65,103 @@ def write_outputs(
     summary = build_summary(con, run_id, catalog, findings, changes)
     limits = page.Limits.from_config(config)
     # Evidence is looked up by the real ids, before any are replaced.
-    progress.show("report: evidence")
     with_evidence = page.first_per_rule(findings, limits.evidence_per_rule)
-    found = evidence.collect(con, with_evidence, config, catalog)
-    provider_units = measures.provider_units(con, run_id, findings)
     if pseudonyms is not None:
         known = frame(con, PATIENT_IDS)["patient_id"].to_list()
         findings = pseudonymize(findings, pseudonyms, known)
         gone = pseudonymize(gone, pseudonyms, known)
         rejects = pseudonymize_rejects(rejects, pseudonyms)
-        found = found.map(lambda rows: pseudonymize(rows, pseudonyms))
         log.info("report: patient ids pseudonymized in every output")
-    progress.show("report: report.html")
-    html = page.render(
-        summary,
-        findings,
-        page.first_per_rule(findings, limits.findings_per_rule),
-        gone,
-        found,
-        provider_units,
-        rejects,
-        catalog,
-        config,
-    )
-    # The report's own time up to here: writing the files is what remains.
-    summary["timings"].append({"stage": "report", "seconds": round(time.perf_counter() - began, 3)})
-    writers: dict[str, Callable[[Path], None]] = {
-        "findings.csv": findings.write_csv,
-        "findings.parquet": findings.write_parquet,
-        "findings.xlsx": lambda p: write_workbook(p, findings, summary),
-        "rejects.csv": rejects.write_csv,
-        "summary.json": lambda p: p.write_text(json.dumps(summary, indent=2, default=str) + "\n"),
-        "report.html": lambda p: p.write_text(html, encoding="utf-8"),
-    }
-    written = []
-    for number, (name, writer) in enumerate(writers.items(), 1):
-        progress.show(f"report: writing {name} ({number} of {len(writers)})")
-        written.append(_write_atomically(out / name, writer))
+    apart = findings.height >= int(config.report["workbook_process_findings"])
+    workbook = _Workbook(out / "findings.xlsx", findings, summary, apart=apart)
+    try:
+        progress.show("report: evidence")
+        found = evidence.collect(con, with_evidence, config, catalog)
+        if pseudonyms is not None:
+            found = found.map(lambda rows: pseudonymize(rows, pseudonyms))
+        provider_units = measures.provider_units(con, run_id, findings)
+        progress.show("report: report.html")
+        html = page.render(
+            summary,
+            findings,
+            page.first_per_rule(findings, limits.findings_per_rule),
+            gone,
+            found,
+            provider_units,
+            rejects,
+            catalog,
+            config,
+        )
+        # The report's own time up to here: writing the files is what remains.
+        summary["timings"].append(
+            {"stage": "report", "seconds": round(time.perf_counter() - began, 3)}
+        )
+        writers: dict[str, Callable[[Path], None]] = {
+            "findings.csv": findings.write_csv,
+            "findings.parquet": findings.write_parquet,
+            "rejects.csv": rejects.write_csv,
+            "summary.json": lambda p: p.write_text(
+                json.dumps(summary, indent=2, default=str) + "\n"
+            ),
+            "report.html": lambda p: p.write_text(html, encoding="utf-8"),
+        }
+        files = len(writers) + 1
+        written = []
+        for number, (name, writer) in enumerate(writers.items(), 1):
+            progress.show(f"report: writing {name} ({number} of {files})")
+            written.append(_write_atomically(out / name, writer))
+        progress.show(f"report: writing findings.xlsx ({files} of {files})")
+        written.append(workbook.finish())
+    finally:
+        workbook.discard()
     return written
 
 
+class _Workbook:
+    """findings.xlsx. xlsxwriter spends about 5 µs a cell, all of it in Python (8 s for
+    87,000 findings), so with many findings a process of its own writes the workbook
+    while this one makes the rest of the report; it is renamed into place with the
+    other files, so a report that fails leaves no new workbook behind."""
+
+    def __init__(
+        self, path: Path, findings: pl.DataFrame, summary: dict[str, Any], *, apart: bool
+    ) -> None:
+        self.path, self.temporary = path, _temporary(path)
+        self.contents = (findings, summary)
+        self.pending: Future[None] | None = None
+        if apart:
+            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            self.pending = pool.submit(write_workbook, self.temporary, findings, summary)
+            pool.shutdown(wait=False)  # its process ends with the workbook written
+
+    def finish(self) -> Path:
+        if self.pending is None:
+            write_workbook(self.temporary, *self.contents)
+        else:
+            self.pending.result()
+        os.replace(self.temporary, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        """Whatever is left of an unfinished workbook: once its process has stopped
+        writing, which it may do after this one failed."""
+        if self.pending is not None:
+            wait([self.pending])
+        self.temporary.unlink(missing_ok=True)
+
+
 def _write_atomically(path: Path, writer: Callable[[Path], None]) -> Path:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary = _temporary(path)
     try:
         writer(temporary)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
     return path
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
 def _findings(con: duckdb.DuckDBPyConnection, run_id: str) -> pl.DataFrame:

@@ -75,7 +75,7 @@ def test_a_terminal_shows_each_step_on_one_rewritten_line(tmp_path, exports):
     assert len(rules) == RULES
     assert rules[0].startswith(f"flag: rule 1 of {RULES}: ")
     assert rules[-1].startswith(f"flag: rule {RULES} of {RULES}: ")
-    assert "report: writing report.html (6 of 6)" in drawn
+    assert "report: writing findings.xlsx (6 of 6)" in drawn
     # Log lines still come whole, and the terminal is left with no progress on it.
     assert "INFO load: run " in err
     assert err.rsplit("\n", 1)[1].replace(REWRITE, "") == ""

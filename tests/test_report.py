@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import multiprocessing
 import re
 import zipfile
 from pathlib import Path
@@ -192,6 +193,40 @@ def test_findings_workbook_has_a_summary_and_a_sheet_per_rule(overbilled):
     assert 'state="frozen"' in sheet and 'ySplit="1"' in sheet
     assert len(re.findall(r"<row ", sheet)) == 2  # header and the one finding
     assert re.search(r'<col min="13" max="13" width="(\d+)', sheet)  # the message, sized
+
+
+def _sheets(path: Path) -> dict[str, bytes]:
+    """The workbook's parts, but for its properties (which carry the time it was made)."""
+    with zipfile.ZipFile(path) as book:
+        return {n: book.read(n) for n in book.namelist() if not n.startswith("docProps/")}
+
+
+def _report_apart(tmp_path: Path, db: Path, out: Path) -> int:
+    """Report the run again, its workbook written by a process of its own."""
+    config = tmp_path / "apart.toml"
+    config.write_text("[report]\nworkbook_process_findings = 1\n")
+    return main(["report", "--db", str(db), "--out", str(out), "--config", str(config)])
+
+
+def test_a_workbook_written_by_a_process_of_its_own_is_the_same(tmp_path, overbilled):
+    apart = tmp_path / "apart"
+    assert _report_apart(tmp_path, overbilled.db, apart) == 0
+    assert _sheets(apart / "findings.xlsx") == _sheets(overbilled.out / "findings.xlsx")
+    names = sorted(p.name for p in apart.iterdir())
+    assert names == sorted(p.name for p in overbilled.out.iterdir())
+
+
+def test_a_report_that_fails_leaves_no_workbook_behind(tmp_path, overbilled, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("the page cannot be made")
+
+    monkeypatch.setattr("reports.page.render", broken)
+    out = tmp_path / "failed"
+    with pytest.raises(RuntimeError, match="the page cannot be made"):
+        _report_apart(tmp_path, overbilled.db, out)
+    for process in multiprocessing.active_children():
+        process.join()  # the workbook's process, had the report not waited for it
+    assert list(out.iterdir()) == []  # the workbook was written and is gone
 
 
 # --- a run with 100,000 findings -----------------------------------------------------
