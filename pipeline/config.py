@@ -86,7 +86,7 @@ def _build(raw: dict[str, Any], source: str) -> Config:
         columns=dict(columns),
         params=dict(raw.get("params", {})),
         rules={rule_id: dict(v) for rule_id, v in raw.get("rules", {}).items()},
-        report=dict(raw.get("report", {})),
+        report=_report(raw.get("report", {}), source),
         store=_store(raw.get("store", {}), source),
         source=source,
         reference=_reference(raw.get("reference", {}), source),
@@ -99,10 +99,29 @@ def _store(section: dict[str, Any], source: str) -> dict[str, Any]:
         ("partition_rows", "rows"),
         ("x12_part_segments", "segments"),
     ):
-        count = section.get(key)
-        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            raise UsageError(f"{source}: [store] {key} must be a whole number of {what}, 1 or more")
+        _count(section, "store", key, what, source, least=1)
     return dict(section)
+
+
+def _report(section: dict[str, Any], source: str) -> dict[str, Any]:
+    for key, what in (
+        ("max_findings_per_rule", "findings"),
+        ("evidence_per_rule", "findings"),
+        ("rejects_per_reason", "rows"),
+        ("workbook_process_findings", "findings"),
+    ):
+        _count(section, "report", key, what, source, least=0)
+    return dict(section)
+
+
+def _count(
+    section: dict[str, Any], name: str, key: str, what: str, source: str, *, least: int
+) -> None:
+    count = section.get(key)
+    if not isinstance(count, int) or isinstance(count, bool) or count < least:
+        raise UsageError(
+            f"{source}: [{name}] {key} must be a whole number of {what}, {least} or more"
+        )
 
 
 REFERENCE_KEYS = ("ncci_ptp", "mue")

@@ -205,9 +205,23 @@ def test_missing_timelog_column_names_it(tmp_path, cli, capsys):
     assert "required column end_time is missing" in capsys.readouterr().err
 
 
-def test_bad_configuration_exits_2(tmp_path, cli, capsys):
+BAD_CONFIGURATIONS = {
+    "unit method": ('[[payer_profiles]]\nname = "x"\npayers = ["*"]\nunit_method = "fast"\n',
+                    "unit_method must be one of"),
+    "batch rows": ("[store]\nbatch_rows = 0\n",
+                   "[store] batch_rows must be a whole number of rows, 1 or more"),
+    "837P parts": ('[store]\nx12_part_segments = "many"\n',
+                   "[store] x12_part_segments must be a whole number of segments, 1 or more"),
+    "workbook": ("[report]\nworkbook_process_findings = -1\n",
+                 "workbook_process_findings must be a whole number of findings, 0 or more"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", BAD_CONFIGURATIONS.values(), ids=BAD_CONFIGURATIONS.keys())
+def test_bad_configuration_exits_2(tmp_path, cli, capsys, case):
+    text, message = case
     config = tmp_path / "bad.toml"
-    config.write_text('[[payer_profiles]]\nname = "x"\npayers = ["*"]\nunit_method = "fast"\n')
+    config.write_text(text)
     outputs = cli(
         [write_csv(tmp_path / "c.csv", [claim("97110", 1)])],
         [write_csv(tmp_path / "t.csv", [GOOD_SEGMENT])],
@@ -215,7 +229,7 @@ def test_bad_configuration_exits_2(tmp_path, cli, capsys):
         str(config),
     )
     assert outputs.exit_code == 2
-    assert "unit_method must be one of" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
 
 
 def test_column_mapping_renames_a_practice_export(tmp_path, cli):
