@@ -45,6 +45,7 @@ import bisect
 import logging
 import math
 import multiprocessing
+import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -777,10 +778,14 @@ def read_lines(path: Path, rows: int, parts: Parts | None = None) -> Iterator[pl
     else:
         assert parts is not None
         context = multiprocessing.get_context("spawn")  # no fork of polars' threads
+        parts.folder.mkdir(parents=True, exist_ok=True)
         with ProcessPoolExecutor(len(others), mp_context=context) as pool:
             read_elsewhere = [
-                pool.submit(_read_part, path, rejected, rows, part, parts.folder / str(number))
-                for number, part in enumerate(others)
+                # A folder no other reading shares, not even one a killed run left going.
+                pool.submit(
+                    _read_part, path, rejected, rows, part, Path(tempfile.mkdtemp(dir=parts.folder))
+                )
+                for part in others
             ]
             yield from own.read()
             claims_rejected = own.claims_rejected
@@ -812,7 +817,6 @@ def _read_part(
 ) -> tuple[list[Path], int]:
     """Read one part in a process of its own: its batches' files, in order, and the
     claims it rejected."""
-    folder.mkdir(parents=True, exist_ok=True)
     lines = _Lines(path, rejected, rows, part)
     files = []
     for number, batch in enumerate(lines.read()):

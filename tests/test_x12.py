@@ -208,7 +208,7 @@ def test_a_file_read_in_parts_gives_the_rows_read_whole(tmp_path, caplog):
     reasons = " ".join(whole.get_column(x12.PROBLEM_REASON).drop_nulls())
     assert all(problem in reasons for problem in ("SV103", "SV101-1", "SE01 counts 999"))
     # Two other processes read a part each, and their batches' files are gone.
-    assert sorted(p.name for p in parts.folder.iterdir()) == ["0", "1"]
+    assert len(list(parts.folder.iterdir())) == 2
     assert not list(parts.folder.rglob("*.arrow"))
     assert "2 claims rejected while reading" in caplog.text
 
