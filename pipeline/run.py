@@ -7,7 +7,6 @@ orchestrator can run and retry them as separate tasks.
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline import loaded, progress, store, x12
+from pipeline import loaded, machine, progress, store, x12
 from pipeline.audit import flag as run_rules
 from pipeline.catalog import load_catalog
 from pipeline.columns import CLAIMS, TIMELOGS
@@ -243,7 +242,7 @@ def _read_input(
     tally = _Tally()
     shown = progress.FileProgress(f"load: {kind.name} {raw.path.name}", raw.path)
     shown.read(0)
-    parts = x12.Parts(staging.spill(position), config.store["x12_part_segments"], _cores())
+    parts = x12.Parts(staging.spill(position), config.store["x12_part_segments"], machine.cores())
     batches = read_batches(raw, config.store["batch_rows"], parts)
     while True:
         with timer.stage(f"load: read {kind.name}"):
@@ -259,11 +258,6 @@ def _read_input(
         tally.rejected += item.rows_rejected
         shown.read(tally.read)
     return tally
-
-
-def _cores() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _store_input(

@@ -23,7 +23,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from pipeline import progress
+from pipeline import machine, progress
 from pipeline.catalog import Catalog
 from pipeline.changes import compare
 from pipeline.columns import FINDINGS_COLUMNS
@@ -72,7 +72,9 @@ def write_outputs(
         gone = pseudonymize(gone, pseudonyms, known)
         rejects = pseudonymize_rejects(rejects, pseudonyms)
         log.info("report: patient ids pseudonymized in every output")
-    apart = findings.height >= int(config.report["workbook_process_findings"])
+    threshold = int(config.report["workbook_process_findings"])
+    # Apart only where another core can write it while this one goes on.
+    apart = machine.cores() > 1 and findings.height >= threshold
     workbook = _Workbook(out / "findings.xlsx", findings, summary, apart=apart)
     try:
         progress.show("report: evidence")
