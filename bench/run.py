@@ -9,8 +9,8 @@ For each size the exports are generated into bench/data/<size>/ unless a complet
 subprocesses run one after the other, on a fresh DuckDB file each:
 
 - the bare load, `python -m bench.bareload`: CREATE TABLE ... AS SELECT * FROM
-  read_csv(...) / read_parquet(...) for the claims and the time logs (for 837p, of the
-  same claims as CSV: DuckDB reads no X12);
+  read_csv(..., all_varchar = true) / read_parquet(...) for the claims and the time logs
+  (for 837p, of the same claims as CSV: DuckDB reads no X12);
 - the audit, `python -m pipeline audit --claims ... --timelogs ... --out ... --db ...
   --quiet`, exactly as a user runs it.
 
@@ -570,8 +570,9 @@ def _how_measured(repeat: int, repeat_large: int) -> str:
         "bare load and audit alternating, each "
         "in a fresh subprocess on a fresh DuckDB file. Seconds are wall clock around the "
         "whole subprocess, interpreter start and imports included, for both. The bare "
-        "load is `CREATE TABLE ... AS SELECT * FROM read_csv(...)` (or `read_parquet`) for "
-        "both files (bench/bareload.py); the audit is `python -m pipeline audit ... --quiet`. "
+        "load is `CREATE TABLE ... AS SELECT * FROM read_csv(..., all_varchar = true)` (or "
+        "`read_parquet`) for both files (bench/bareload.py); the audit is "
+        "`python -m pipeline audit ... --quiet`. "
         "Peak RSS is the audit subprocess's own maximum resident set size (the rusage "
         "os.wait4 returns when it is reaped), the largest over its runs. Precision and "
         "recall count findings of the planted rules "
