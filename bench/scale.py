@@ -44,6 +44,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -553,7 +554,10 @@ def in_export_order(out: Path, rejects: pl.DataFrame) -> pl.DataFrame:
         _replace(csv, rows.gather(moved - 1).write_csv)
         del rows
         parquet = out / f"{name}.parquet"
-        _replace(parquet, pl.read_parquet(parquet).gather(moved - 1).write_parquet)
+        # As Exports wrote it: pyarrow's defaults (snappy), a row group per chunk's worth.
+        table = pl.read_parquet(parquet).gather(moved - 1).to_arrow()
+        _replace(parquet, partial(pq.write_table, table, row_group_size=CHUNK_LINES))
+        del table
         new_numbers = pl.DataFrame(
             {"row_number": moved, "new": pl.int_range(1, moved.len() + 1, eager=True)}
         )
@@ -567,10 +571,10 @@ def in_export_order(out: Path, rejects: pl.DataFrame) -> pl.DataFrame:
     return ordered
 
 
-def _replace(path: Path, write: Callable[[Path], None]) -> None:
-    partial = path.with_suffix(".partial")
-    write(partial)
-    partial.replace(path)
+def _replace(path: Path, write: Callable[[Path], object]) -> None:
+    written = path.with_suffix(".partial")
+    write(written)
+    written.replace(path)
 
 
 # ------------------------------------------------------------------------- the whole
