@@ -19,7 +19,9 @@ included, for both). Peak memory is the subprocess's own maximum resident set si
 from the rusage os.wait4 returns when the runner reaps it. getrusage(RUSAGE_CHILDREN)
 would not do: its ru_maxrss is the largest peak of all children reaped so far, so a run
 that follows a bigger one would report the bigger one's peak, and no difference of two
-readings recovers the smaller. Stage times come from the audit's summary.json
+readings recovers the smaller. Linux also counts the runner's own resident memory, as it
+is when the subprocess starts, into that subprocess's peak, so the runner stays small:
+it writes the 837P file in a process of its own. Stage times come from the audit's summary.json
 ("timings"); findings are matched to expected_findings.parquet on rule_id, claim_id,
 line_number and cpt_code, for the rules the generator plants.
 
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import shutil
@@ -39,6 +42,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from importlib import metadata
@@ -142,23 +146,31 @@ def inputs(folder: Path, fmt: str) -> tuple[Path, Path]:
 
 
 def ensure_837p(folder: Path) -> Path:
-    """claims.csv written as 837P on first use, with each row's LX segment number (the
-    row numbers its rejects carry)."""
+    """claims.csv written as 837P on first use, by a process of its own: the text of a
+    1M-line file takes 2 GB to build, which the runner would otherwise keep and pass on
+    to the peak of every audit it starts."""
     path = folder / "claims.837p"
     if not path.is_file():
         print(f"writing {path} ...", flush=True)
-        rows = pl.read_csv(folder / "claims.csv", infer_schema=False)
-        written = write_837p(rows)
-        pl.DataFrame(
-            {
-                "row_number": pl.int_range(1, rows.height + 1, eager=True),
-                "segment": written.line_segments,
-            }
-        ).write_parquet(folder / "claims.837p.segments.parquet")
-        partial = path.with_suffix(".partial")
-        partial.write_text(written.text, encoding="utf-8")
-        partial.rename(path)
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            pool.submit(write_837p_files, folder, path).result()
     return path
+
+
+def write_837p_files(folder: Path, path: Path) -> None:
+    """The 837P file and each row's LX segment number (the row numbers its rejects
+    carry)."""
+    rows = pl.read_csv(folder / "claims.csv", infer_schema=False)
+    written = write_837p(rows)
+    pl.DataFrame(
+        {
+            "row_number": pl.int_range(1, rows.height + 1, eager=True),
+            "segment": written.line_segments,
+        }
+    ).write_parquet(folder / "claims.837p.segments.parquet")
+    partial = path.with_suffix(".partial")
+    partial.write_text(written.text, encoding="utf-8")
+    partial.rename(path)
 
 
 # --------------------------------------------------------------------------- scoring
