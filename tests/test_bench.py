@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from bench import run, synth
@@ -46,6 +47,25 @@ def test_the_practice_has_the_lines_asked_for_and_every_case(bench_data: Path):
     assert LINES - 100 <= manifest["claim_lines"] <= LINES
     assert set(manifest["planted_visits"]) == {case.case_id for case in PLANTED_CASES}
     assert manifest["expected_rejects"] == {"claims.csv": 9, "timelogs.csv": 6}
+
+
+def test_the_exports_are_in_date_order_across_chunks(bench_data: Path):
+    claims = pl.read_csv(bench_data / "claims.csv", infer_schema=False)
+    claim_dates = claims.select(
+        pl.col("service_date").min().over("claim_id", "claim_frequency").alias("claim_date")
+    )["claim_date"]
+    assert claim_dates.drop_nulls().is_sorted()
+    # A claim's lines together: each claim's rows form one run.
+    runs = claims.select(pl.struct("claim_id", "claim_frequency").rle_id())["claim_id"]
+    assert runs.n_unique() == claims.select("claim_id", "claim_frequency").n_unique()
+    timelogs = pl.read_csv(bench_data / "timelogs.csv", infer_schema=False)
+    assert timelogs.select(pl.concat_str("service_date", "start_time"))[:, 0].is_sorted()
+    # The Parquet files hold the same rows in the same order.
+    parquet = pl.read_parquet(bench_data / "claims.parquet")
+    assert parquet["claim_id"].equals(claims["claim_id"])
+    assert pl.read_parquet(bench_data / "timelogs.parquet")["patient_id"].equals(
+        timelogs["patient_id"]
+    )
 
 
 def test_the_audit_finds_exactly_the_planted_problems_in_the_csv(bench_data: Path, tmp_path: Path):
