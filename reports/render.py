@@ -10,6 +10,7 @@ real ids.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import multiprocessing
@@ -133,6 +134,9 @@ class _Workbook:
         self.pending: Future[None] | None = None
         if apart:
             pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            # The arguments are pickled later, by the pool's own thread, while this one
+            # goes on adding to the summary: the process gets a copy of it as it is now.
+            summary = copy.deepcopy(summary)
             self.pending = pool.submit(write_workbook, self.temporary, findings, summary)
             pool.shutdown(wait=False)  # its process ends with the workbook written
 
