@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import platform
 import shutil
@@ -42,7 +41,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from importlib import metadata
@@ -55,6 +53,7 @@ from bench.cases import PLANTED_CASES
 from bench.scale import CHECK_LIMIT, SIZES, generator_fingerprint, parse_size
 from bench.synth import DEFAULT_SEED
 from bench.x12 import write_837p
+from pipeline.machine import process_pool
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
@@ -152,7 +151,7 @@ def ensure_837p(folder: Path) -> Path:
     path = folder / "claims.837p"
     if not path.is_file():
         print(f"writing {path} ...", flush=True)
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with process_pool(1) as pool:
             pool.submit(write_837p_files, folder, path).result()
     return path
 

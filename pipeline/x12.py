@@ -44,16 +44,15 @@ from __future__ import annotations
 import bisect
 import logging
 import math
-import multiprocessing
 import tempfile
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
 import polars as pl
 
+from pipeline import machine
 from pipeline.columns import CLAIMS
 
 log = logging.getLogger(__name__)
@@ -777,9 +776,8 @@ def read_lines(path: Path, rows: int, parts: Parts | None = None) -> Iterator[pl
         claims_rejected = own.claims_rejected
     else:
         assert parts is not None
-        context = multiprocessing.get_context("spawn")  # no fork of polars' threads
         parts.folder.mkdir(parents=True, exist_ok=True)
-        with ProcessPoolExecutor(len(others), mp_context=context) as pool:
+        with machine.process_pool(len(others)) as pool:
             read_elsewhere = [
                 # A folder no other reading shares, not even one a killed run left going.
                 pool.submit(

@@ -13,11 +13,10 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import multiprocessing
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor, wait
+from concurrent.futures import Future, wait
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +132,7 @@ class _Workbook:
         self.contents = (findings, summary)
         self.pending: Future[None] | None = None
         if apart:
-            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            pool = machine.process_pool(1)
             # The arguments are pickled later, by the pool's own thread, while this one
             # goes on adding to the summary: the process gets a copy of it as it is now.
             summary = copy.deepcopy(summary)
