@@ -286,7 +286,7 @@ def _keep(
 ) -> list[RuleResult]:
     """Replace the run's findings with those the rules found in its scope, in one
     transaction."""
-    applicable = [r.id for r in catalog.rules if r.enabled and set(r.requires) <= filled]
+    applicable = [r.id for r in catalog.rules if r.enabled and not _empty(r, filled)]
     with transaction(con):
         con.execute("DELETE FROM findings WHERE run_id = $run_id", {"run_id": run_id})
         con.execute("DELETE FROM rule_results WHERE run_id = $run_id", {"run_id": run_id})
@@ -320,7 +320,7 @@ def _result(
 ) -> RuleResult:
     if not rule.enabled:
         return RuleResult(rule.id, "disabled", 0, 0.0, "switched off in configuration")
-    empty = [t for t in rule.requires if t not in filled]
+    empty = _empty(rule, filled)
     if empty:
         return RuleResult(rule.id, "not applicable", 0, 0.0, f"no data in {', '.join(empty)}")
     count, amount = _totals(con, run_id, rule.id)
@@ -328,6 +328,11 @@ def _result(
     return RuleResult(
         rule.id, "findings" if count else "clean", count, amount, _unjudged(con, run_id, rule)
     )
+
+
+def _empty(rule: Rule, filled: set[str]) -> list[str]:
+    """The tables the rule requires that hold no rows: with any, it does not apply."""
+    return [table for table in rule.requires if table not in filled]
 
 
 def derive(
