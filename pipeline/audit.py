@@ -2,7 +2,10 @@
 
 Rules see the whole store (history matters for visit counts and running totals); a
 run keeps only the findings on its own claims and patient-days, so re-running the same
-files reproduces the same findings with the same finding ids.
+files reproduces the same findings with the same finding ids. Since a rule that looks at
+one patient at a time can find nothing in scope for a patient outside it, those rules
+run only for the scope's patients, with all of their history: a night's run audits the
+night's patients, not the months the store holds.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pipeline import progress, reference
 from pipeline.catalog import RULES_DIR, SEVERITIES, Catalog, Rule, bind
 from pipeline.config import Config
 from pipeline.logs import fields
-from pipeline.scope import Scope
+from pipeline.scope import Query, Scope
 from pipeline.store import first_row, transaction, utc_now
 from pipeline.timing import StageTimer
 
@@ -43,6 +46,9 @@ PATIENT_INPUTS = ("audited_claim_lines", "time_segments")
 # in the run's one transaction; so do the claim lines the rules could not judge.
 PENDING = "pending_findings"
 PENDING_UNJUDGED = "pending_unjudged"
+# The patients the rules per patient run for, when a run's scope covers only some.
+AUDITED_PATIENTS = "audited_patients"
+STORED_PATIENTS = "(SELECT DISTINCT patient_id FROM claim_lines)"
 # What every rule's SQL returns (in any order); the optional ones are added if left out.
 RULE_COLUMNS = (
     "patient_id",
@@ -138,14 +144,19 @@ def flag(
     progress.show("flag: reference tables")
     with timer.stage("flag: reference tables"):
         checksums = reference.install(con, config, catalog)
-    filled = _find(con, config, catalog, timer)
+    filled = _find(con, config, catalog, timer, scope.patients(con, run_id))
     return _keep(con, run_id, catalog, timer, checksums, scope, filled)
 
 
 def _find(
-    con: duckdb.DuckDBPyConnection, config: Config, catalog: Catalog, timer: StageTimer
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    catalog: Catalog,
+    timer: StageTimer,
+    patients: Query | None,
 ) -> set[str]:
-    """Run the enabled rules into PENDING, share by share for a large store.
+    """Run the enabled rules into PENDING, share by share for a large store; those that
+    look at one patient at a time only for `patients` (None: every patient).
 
     Returns the tables among the rules' `requires` that hold rows (in some share).
     """
@@ -159,11 +170,13 @@ def _find(
     filled = _holding_rows(con, required - derived)
     rules = [rule for rule in rules if set(rule.requires) - derived <= filled]
     built = required & derived
-    # The shares are sized by the stored lines, a count DuckDB keeps, rather than by
-    # working out the lines in force only to count them.
-    (lines,) = first_row(con, "SELECT count(*) FROM claim_lines")
+    with timer.stage("flag: patients in scope"):
+        some = _audit_some_patients(con, patients)
+    # The shares are sized by the stored lines rather than by working out the lines in
+    # force only to count them.
+    (lines,) = first_row(con, f"SELECT count(*) FROM claim_lines WHERE {_audited(some)}")
     shares = max(1, math.ceil(lines / config.store["partition_rows"]))
-    if shares == 1:
+    if shares == 1 and not some:
         # Most rules and the pricing of every finding read the claim lines in force:
         # worked out once, shadowing the view on this connection.
         with timer.stage("flag: claim lines in force"):
@@ -172,18 +185,38 @@ def _find(
         _run_rules(con, rules, timer)
         return filled | _holding_rows(con, built)
     with timer.stage("flag: share inputs"):
-        ranges = patient_ranges(con, shares)
+        ranges = patient_ranges(con, shares, AUDITED_PATIENTS if some else STORED_PATIENTS)
     for share, (low, high) in enumerate(ranges):
         label = f"share {share + 1} of {shares} of the patients"
         progress.show(f"flag: {label}: derived tables")
         with timer.stage("flag: share inputs"):
-            _shadow_inputs(con, low, high)
+            _shadow_inputs(con, low, high, _audited(some))
         derive(con, catalog, timer, across_patients=False)
         _run_rules(con, [r for r in rules if not r.across_patients], timer, f"{label}: ")
         filled |= _holding_rows(con, built)
     _drop_share_tables(con)
+    if some:
+        filled |= _derived_in_store(con, catalog, built - filled)
     _run_rules(con, [r for r in rules if r.across_patients], timer, "across patients: ")
     return filled
+
+
+def _derived_in_store(
+    con: duckdb.DuckDBPyConnection, catalog: Catalog, tables: set[str]
+) -> set[str]:
+    """The derived tables among `tables` that hold rows for some patient of the store.
+
+    A run that audits some patients only asks the store when a table a rule requires
+    was empty for them: whether the rule applies is the store's property (no progress
+    report marked in any time log), not the night's. Such a table is built from the
+    store's tables alone."""
+    held = set()
+    for path in _derived(across_patients=False):
+        name, sql = _table_name(path), path.read_text()
+        probe = f"SELECT 1 FROM (\n{sql}\n) LIMIT 1"
+        if name in tables and first_row(con, probe, bind(sql, catalog.params, str(path))):
+            held.add(name)
+    return held
 
 
 def _create_pending(con: duckdb.DuckDBPyConnection) -> None:
@@ -198,32 +231,68 @@ def _create_pending(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _audit_some_patients(con: duckdb.DuckDBPyConnection, patients: Query | None) -> bool:
+    """Whether the rules per patient run for some of the store's patients only, those
+    of the query, kept as the temporary table AUDITED_PATIENTS. A night's files touch a
+    small part of a store that holds months: the rest of it need not be audited again."""
+    if patients is None:
+        return False
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {AUDITED_PATIENTS} AS {patients.sql}", patients.params
+    )
+    (stored,) = first_row(con, f"SELECT count(*) FROM {STORED_PATIENTS}")
+    (left_out,) = first_row(
+        con, f"SELECT count(*) FROM {STORED_PATIENTS} WHERE NOT {_audited(some=True)}"
+    )
+    log.info(
+        "flag: the rules per patient run for %d of the store's %d patients with claims "
+        "(those the run's scope covers)",
+        stored - left_out,
+        stored,
+        extra=fields(
+            stage="flag: patients in scope",
+            patients_audited=stored - left_out,
+            patients_stored=stored,
+        ),
+    )
+    return left_out > 0
+
+
+def _audited(some: bool) -> str:
+    """The condition on patient_id that keeps the patients audited."""
+    return f"patient_id IN (SELECT patient_id FROM {AUDITED_PATIENTS})" if some else "true"
+
+
 def patient_ranges(
-    con: duckdb.DuckDBPyConnection, shares: int
+    con: duckdb.DuckDBPyConnection, shares: int, patients: str = STORED_PATIENTS
 ) -> list[tuple[str | None, str | None]]:
     """Ranges of patient ids, [low, high) and open at either end, each holding about as
-    many of the store's patients. A range of ids, unlike a hash of them, is a filter
-    DuckDB applies as it reads the patient id column, skipping row groups outside it."""
+    many of the patients (a table or subquery of patient ids). A range of ids, unlike a
+    hash of them, is a filter DuckDB applies as it reads the patient id column,
+    skipping row groups outside it."""
+    if shares == 1:
+        return [(None, None)]
     (cuts,) = first_row(
         con,
-        "SELECT quantile_disc(patient_id, $fractions) "
-        "FROM (SELECT DISTINCT patient_id FROM claim_lines)",
+        f"SELECT quantile_disc(patient_id, $fractions) FROM {patients}",
         {"fractions": [k / shares for k in range(1, shares)]},
     )
     edges = [None, *cuts, None]
     return list(itertools.pairwise(edges))
 
 
-def _shadow_inputs(con: duckdb.DuckDBPyConnection, low: str | None, high: str | None) -> None:
-    """The store's rows of patients from `low` to before `high`, as temporary tables of
-    the same names.
+def _shadow_inputs(
+    con: duckdb.DuckDBPyConnection, low: str | None, high: str | None, audited: str
+) -> None:
+    """The store's rows of the audited patients from `low` to before `high`, as
+    temporary tables of the same names.
 
     The last share's are dropped first: DuckDB 2.0.0 reads the store's view wrong while a
     temporary table of the same name exists, even when asked for the store's.
     """
     conditions = {"low": "patient_id >= $low", "high": "patient_id < $high"}
     params = {name: bound for name, bound in (("low", low), ("high", high)) if bound is not None}
-    where = " AND ".join(conditions[name] for name in params) or "true"
+    where = " AND ".join([*(conditions[name] for name in params), audited])
     for table in PATIENT_INPUTS:
         con.execute(f"DROP TABLE IF EXISTS temp.{table}")
         con.execute(f"CREATE TEMP TABLE {table} AS FROM main.{table} WHERE {where}", params)

@@ -4,7 +4,8 @@ whole store; with `--all` every claim in the store.
 
 The flag stage writes the chosen scope into run_scope_claims / run_scope_days, which
 the rules' findings and the report already keep to, and records it on the run. The
-rules compute with the whole store's history whatever the scope.
+rules compute with the whole store's history whatever the scope; those that look at one
+patient at a time run only for the patients the scope covers (`Scope.patients`).
 """
 
 from __future__ import annotations
@@ -16,24 +17,40 @@ from datetime import date
 import duckdb
 
 from pipeline import store
+from pipeline.catalog import bind
 from pipeline.errors import UsageError
 
 INPUTS, SINCE, ALL = "inputs", "since", "all"
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
+
+@dataclass(frozen=True)
+class _Rows:
+    """Where a scope's rows come from: a SELECT of claim ids and one of patient-days
+    (patient_id, service_date), with $run_id and $since to bind."""
+
+    claims: str
+    days: str
+
+
+# The rows the load wrote for the run's files.
+_STORED = _Rows(
+    claims="SELECT claim_id FROM run_scope_claims WHERE run_id = $run_id",
+    days="SELECT patient_id, service_date FROM run_scope_days WHERE run_id = $run_id",
+)
+# The run's files' rows, afresh (the run was last flagged for a wider scope).
+_INPUTS = _Rows(claims=store.INPUT_SCOPE_CLAIMS, days=store.INPUT_SCOPE_DAYS)
 # Every claim id and patient-day of the store served on or after $since (claim lines of
 # every version: a claim voided since an earlier run still belongs, so that run's
 # findings on it show as no longer present).
-WIDE_CLAIMS = """
-INSERT INTO run_scope_claims
-SELECT DISTINCT $run_id, claim_id FROM claim_lines WHERE service_date >= $since
-"""
-WIDE_DAYS = """
-INSERT INTO run_scope_days
-SELECT $run_id, patient_id, service_date FROM claim_lines WHERE service_date >= $since
-UNION
-SELECT $run_id, patient_id, service_date FROM time_segments WHERE service_date >= $since
-"""
+_WIDE = _Rows(
+    claims="SELECT claim_id FROM claim_lines WHERE service_date >= $since",
+    days=(
+        "SELECT patient_id, service_date FROM claim_lines WHERE service_date >= $since "
+        "UNION ALL "
+        "SELECT patient_id, service_date FROM time_segments WHERE service_date >= $since"
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -73,22 +90,47 @@ class Scope:
     def write(self, con: duckdb.DuckDBPyConnection, run_id: str) -> None:
         """Make the run's scope rows this scope's; the caller owns the transaction."""
         if self.kind != INPUTS:
-            # Written afresh each time: the store may have grown since.
             _refuse_without_input_scopes(con, run_id)
-            self._write_wide(con, run_id)
-        elif Scope.of_run(con, run_id).kind != INPUTS:
-            store.scope_of_inputs(con, run_id)
-        # Otherwise the rows are the ones the load wrote.
+        rows = self._rows(con, run_id)
+        if rows is not _STORED:
+            # Written afresh each time: the store may have grown since.
+            store.write_scope(con, run_id, rows.claims, rows.days, self._params(run_id))
         con.execute(
             "UPDATE runs SET scope = $scope WHERE run_id = $run_id",
             {"scope": self.stored, "run_id": run_id},
         )
 
-    def _write_wide(self, con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-        params = {"run_id": run_id, "since": self.since or date.min}
-        store.clear_scope(con, run_id)
-        con.execute(WIDE_CLAIMS, params)
-        con.execute(WIDE_DAYS, params)
+    def patients(self, con: duckdb.DuckDBPyConnection, run_id: str) -> Query | None:
+        """The patients whose findings can fall in this scope, as a query of patient
+        ids; None when that is every patient. They are the patients of its claims (in
+        any version of a claim) and of its patient-days: a rule that looks at one
+        patient at a time finds nothing in scope for anyone else."""
+        if self.kind == ALL:
+            return None
+        rows = self._rows(con, run_id)
+        sql = (
+            f"SELECT patient_id FROM claim_lines WHERE claim_id IN ({rows.claims}) "
+            f"UNION SELECT patient_id FROM ({rows.days})"
+        )
+        return Query(sql, bind(sql, self._params(run_id), "run scope"))
+
+    def _rows(self, con: duckdb.DuckDBPyConnection, run_id: str) -> _Rows:
+        if self.kind != INPUTS:
+            return _WIDE
+        if Scope.of_run(con, run_id).kind != INPUTS:
+            return _INPUTS
+        return _STORED
+
+    def _params(self, run_id: str) -> dict[str, object]:
+        return {"run_id": run_id, "since": self.since or date.min}
+
+
+@dataclass(frozen=True)
+class Query:
+    """A SELECT and its parameters."""
+
+    sql: str
+    params: dict[str, object]
 
 
 def _day(text: str) -> date:

@@ -17,6 +17,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipeline.catalog import bind
 from pipeline.columns import InputKind
 from pipeline.errors import UsageError
 from pipeline.staging import Staging
@@ -247,27 +248,41 @@ def record_input_scope(
     )
 
 
-def clear_scope(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    """Drop the run's scope rows, before they are written afresh."""
-    con.execute("DELETE FROM run_scope_claims WHERE run_id = $run_id", {"run_id": run_id})
-    con.execute("DELETE FROM run_scope_days WHERE run_id = $run_id", {"run_id": run_id})
+# The claims and patient-days of a run's input files (their input scopes); $run_id.
+INPUT_SCOPE_CLAIMS = (
+    "SELECT claim_id FROM input_scope_claims "
+    "WHERE checksum IN (SELECT checksum FROM run_inputs WHERE run_id = $run_id)"
+)
+INPUT_SCOPE_DAYS = (
+    "SELECT patient_id, service_date FROM input_scope_days "
+    "WHERE checksum IN (SELECT checksum FROM run_inputs WHERE run_id = $run_id)"
+)
+
+
+def write_scope(
+    con: duckdb.DuckDBPyConnection,
+    run_id: str,
+    claims: str,
+    days: str,
+    params: dict[str, object],
+) -> None:
+    """Make the run's scope rows those of two SELECTs, of claim ids and of patient-days
+    (patient_id, service_date), with `params` and $run_id to bind; the caller owns the
+    transaction."""
+    params = {**params, "run_id": run_id}
+    for statement in (
+        "DELETE FROM run_scope_claims WHERE run_id = $run_id",
+        "DELETE FROM run_scope_days WHERE run_id = $run_id",
+        f"INSERT INTO run_scope_claims SELECT DISTINCT $run_id, claim_id FROM ({claims})",
+        "INSERT INTO run_scope_days "
+        f"SELECT DISTINCT $run_id, patient_id, service_date FROM ({days})",
+    ):
+        con.execute(statement, bind(statement, params, "run scope"))
 
 
 def scope_of_inputs(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
     """The run's scope: the union of its input files' scopes, skipped files included."""
-    params = {"run_id": run_id}
-    inputs = "SELECT checksum FROM run_inputs WHERE run_id = $run_id"
-    clear_scope(con, run_id)
-    con.execute(
-        "INSERT INTO run_scope_claims SELECT DISTINCT $run_id, claim_id "
-        f"FROM input_scope_claims WHERE checksum IN ({inputs})",
-        params,
-    )
-    con.execute(
-        "INSERT INTO run_scope_days SELECT DISTINCT $run_id, patient_id, service_date "
-        f"FROM input_scope_days WHERE checksum IN ({inputs})",
-        params,
-    )
+    write_scope(con, run_id, INPUT_SCOPE_CLAIMS, INPUT_SCOPE_DAYS, {})
 
 
 def utc_now() -> datetime:

@@ -401,3 +401,71 @@ def test_a_run_from_before_input_scopes_is_not_widened(tmp_path, night1, capsys)
             "(SELECT count(*) FROM run_scope_claims) FROM runs"
         ).fetchall()
     assert kept == [("inputs", 1, 1)], "the run is as it was"
+
+
+SAMPLE = Path(__file__).parent.parent / "data" / "sample"
+
+
+def test_a_night_audits_its_own_patients_and_finds_what_the_whole_store_finds(tmp_path, capsys):
+    """Night 2 brings the last two weeks of some of the sample's patients; the rest of
+    the sample, their history and every other patient's month, came on night 1. The
+    rules per patient run for night 2's patients only, and find on its claims and
+    patient-days exactly what the whole store's audit (--all) finds there.
+
+    Night 2's patients include P0039, overdue a progress report, but not P0037, the only
+    patient whose time log marks a progress report: the rule still applies, since the
+    store holds a mark."""
+    claims, timelogs = (
+        pl.read_csv(SAMPLE / name, infer_schema=False) for name in ("claims.csv", "timelogs.csv")
+    )
+
+    def night2(rows: pl.DataFrame) -> pl.Expr:
+        number = pl.col("patient_id").str.slice(1).cast(pl.Int32, strict=False)
+        return (
+            (pl.col("service_date") >= "2025-10-20")
+            & (number % 2 == 1)
+            & (pl.col("patient_id") != "P0037")
+        ).fill_null(False)
+
+    nights = {}
+    for night, keep in (("1", lambda r: ~night2(r)), ("2", night2)):
+        nights[night] = [
+            write_csv(tmp_path / f"{kind}_{night}.csv", rows.filter(keep(rows)).to_dicts())
+            for kind, rows in (("claims", claims), ("timelogs", timelogs))
+        ]
+    audit(tmp_path, [nights["1"][0]], [nights["1"][1]], "--quiet", out="night1")
+    capsys.readouterr()
+    summary = audit(tmp_path, [nights["2"][0]], [nights["2"][1]], "--log-json", out="night2")
+    counts = [
+        record
+        for record in map(json.loads, capsys.readouterr().err.splitlines())
+        if "patients_audited" in record
+    ]
+    night2_patients = claims.filter(night2(claims)).get_column("patient_id").unique()
+    assert [(c["patients_audited"], c["patients_stored"]) for c in counts] == [
+        (night2_patients.len(), claims.get_column("patient_id").n_unique())
+    ]
+    whole = audit(tmp_path, [nights["2"][0]], [nights["2"][1]], "--all", "--quiet", out="all")
+    assert whole["run_id"] != summary["run_id"]
+
+    night = findings(tmp_path, "night2").sort("finding_id")
+    days = pl.concat(
+        rows.filter(night2(rows)).select("patient_id", "service_date")
+        for rows in (claims, timelogs)
+    )
+    on_night2 = (
+        findings(tmp_path, "all")
+        .filter(
+            pl.col("claim_id").is_in(claims.filter(night2(claims)).get_column("claim_id").implode())
+            | (
+                pl.col("claim_id").is_null()
+                & pl.struct("patient_id", "service_date").is_in(days.to_struct().implode())
+            )
+        )
+        .sort("finding_id")
+    )
+    assert night.drop("status").equals(on_night2.drop("status"))
+    # A rule that reads history, the two that compare patients, and the progress report.
+    assert {"PROGRESS_REPORT_OVERDUE", "OVERLAP_ONE_ON_ONE", "IMPOSSIBLE_DAY"} <= set(
+        night.get_column("rule_id")
+    )
