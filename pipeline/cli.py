@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pipeline import logs, progress, run
 from pipeline.config import load_config
-from pipeline.errors import UsageError
+from pipeline.errors import ProcessLost, UsageError
 from pipeline.scope import Scope
 from reports.pseudonym import KEY_VARIABLE, Pseudonymizer
 
@@ -44,8 +44,12 @@ def main(argv: list[str] | None = None) -> int:
             run_id = run.report(args.db, args.out, config, run_id, pseudonyms, scope)
     except UsageError as exc:
         progress.clear()
-        _usage_error(str(exc), as_json=args.log_json)
+        _error(str(exc), EXIT_USAGE, as_json=args.log_json)
         return EXIT_USAGE
+    except ProcessLost as exc:
+        progress.clear()
+        _error(str(exc), EXIT_FAULT, as_json=args.log_json)
+        return EXIT_FAULT
     finally:
         progress.clear()
     print(run_id)
@@ -59,10 +63,10 @@ def _scope(args: argparse.Namespace) -> Scope | None:
     return Scope.from_args(args.since, args.whole_store)
 
 
-def _usage_error(message: str, *, as_json: bool) -> None:
+def _error(message: str, exit_code: int, *, as_json: bool) -> None:
     """One line on stderr: plain for a person (and cron's mail), JSON for a collector."""
     if as_json:
-        log.error(message, extra=logs.fields(exit_code=EXIT_USAGE))
+        log.error(message, extra=logs.fields(exit_code=exit_code))
     else:
         print(f"ptaudit: error: {message}", file=sys.stderr)
 

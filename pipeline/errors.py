@@ -7,3 +7,9 @@ class UsageError(Exception):
     The message names the file and, where there is one, the column, so the person
     running the job can fix the export without reading code.
     """
+
+
+class ProcessLost(Exception):
+    """A process of the run's own (reading part of an X12 file, writing the workbook)
+    stopped before its work was done: killed, most often by the system for want of
+    memory. The run stops with exit code 1 and one line naming the work."""

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
+
+from pipeline.errors import ProcessLost
+
+T = TypeVar("T")
 
 
 def cores() -> int:
@@ -17,3 +23,15 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
     """Processes started afresh (spawned), not forked: polars' threads do not survive a
     fork."""
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def result(future: Future[T], work: str) -> T:
+    """What a pool's process returns; if it was killed instead, ProcessLost saying what
+    `work` it was doing, rather than the pool's traceback."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise ProcessLost(
+            f"{work}: the process doing it stopped before it finished "
+            "(killed, most often by the system for want of memory)"
+        ) from None

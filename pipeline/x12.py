@@ -787,8 +787,9 @@ def read_lines(path: Path, rows: int, parts: Parts | None = None) -> Iterator[pl
             ]
             yield from own.read()
             claims_rejected = own.claims_rejected
-            for reading in read_elsewhere:
-                files, rejected_there = reading.result()
+            for reading, (start, _) in zip(read_elsewhere, others, strict=True):
+                work = f"{path}: reading it from segment {start}"
+                files, rejected_there = machine.result(reading, work)
                 claims_rejected += rejected_there
                 for file in files:
                     yield pl.read_ipc(file)

@@ -76,6 +76,7 @@ def write_outputs(
     # Apart only where another core can write it while this one goes on.
     apart = machine.cores() > 1 and findings.height >= threshold
     workbook = _Workbook(out / "findings.xlsx", findings, summary, apart=apart)
+    temporaries: list[Path] = []
     try:
         progress.show("report: evidence")
         found = evidence.collect(con, with_evidence, config, catalog)
@@ -108,22 +109,29 @@ def write_outputs(
             "report.html": lambda p: p.write_text(html, encoding="utf-8"),
         }
         files = len(writers) + 1
-        written = []
         for number, (name, writer) in enumerate(writers.items(), 1):
             progress.show(f"report: writing {name} ({number} of {files})")
-            written.append(_write_atomically(out / name, writer))
+            temporaries.append(_temporary(out / name))
+            writer(temporaries[-1])
         progress.show(f"report: writing findings.xlsx ({files} of {files})")
-        written.append(workbook.finish())
+        workbook.finish()
+        # Every file is written under a temporary name, and all are renamed into place
+        # once all are written: a report that fails leaves the outputs as they were.
+        written = [*(out / name for name in writers), workbook.path]
+        for path in written:
+            os.replace(_temporary(path), path)
     finally:
         workbook.discard()
+        for temporary in temporaries:
+            temporary.unlink(missing_ok=True)
     return written
 
 
 class _Workbook:
     """findings.xlsx. xlsxwriter spends about 5 µs a cell, all of it in Python (8 s for
     87,000 findings), so with many findings a process of its own writes the workbook
-    while this one makes the rest of the report; it is renamed into place with the
-    other files, so a report that fails leaves no new workbook behind."""
+    while this one makes the rest of the report. It is written under a temporary name,
+    like the other files, which `discard` removes if the report fails."""
 
     def __init__(
         self, path: Path, findings: pl.DataFrame, summary: dict[str, Any], *, apart: bool
@@ -139,13 +147,12 @@ class _Workbook:
             self.pending = pool.submit(write_workbook, self.temporary, findings, summary)
             pool.shutdown(wait=False)  # its process ends with the workbook written
 
-    def finish(self) -> Path:
+    def finish(self) -> None:
+        """The workbook written, under its temporary name."""
         if self.pending is None:
             write_workbook(self.temporary, *self.contents)
         else:
-            self.pending.result()
-        os.replace(self.temporary, self.path)
-        return self.path
+            machine.result(self.pending, f"{self.path}: writing it")
 
     def discard(self) -> None:
         """Whatever is left of an unfinished workbook: once its process has stopped
@@ -153,16 +160,6 @@ class _Workbook:
         if self.pending is not None:
             wait([self.pending])
         self.temporary.unlink(missing_ok=True)
-
-
-def _write_atomically(path: Path, writer: Callable[[Path], None]) -> Path:
-    temporary = _temporary(path)
-    try:
-        writer(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
 
 
 def _temporary(path: Path) -> Path:

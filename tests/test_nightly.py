@@ -14,7 +14,7 @@ import pytest
 from markupsafe import escape
 
 from pipeline.cli import main
-from tests.conftest import back_to_back, claim, write_csv
+from tests.conftest import SAMPLE, back_to_back, claim, write_csv
 
 PATIENT = "PATIENT-5521"
 # 38 minutes support 3 units: 2 of 97110 and 1 of 97140.
@@ -401,9 +401,6 @@ def test_a_run_from_before_input_scopes_is_not_widened(tmp_path, night1, capsys)
             "(SELECT count(*) FROM run_scope_claims) FROM runs"
         ).fetchall()
     assert kept == [("inputs", 1, 1)], "the run is as it was"
-
-
-SAMPLE = Path(__file__).parent.parent / "data" / "sample"
 
 
 def test_a_night_audits_its_own_patients_and_finds_what_the_whole_store_finds(tmp_path, capsys):

@@ -14,10 +14,20 @@ import duckdb
 import polars as pl
 import pytest
 
+from pipeline import machine
 from pipeline.catalog import load_catalog
 from pipeline.cli import main
 from pipeline.config import load_config
-from tests.conftest import SAMPLE, Visit, back_to_back, claim, needs_chromium, segment, write_csv
+from tests.conftest import (
+    SAMPLE,
+    Visit,
+    back_to_back,
+    claim,
+    needs_chromium,
+    processes_killed_as_they_start,
+    segment,
+    write_csv,
+)
 
 HOSTILE = "<script>alert(1)</script>"
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
@@ -227,6 +237,21 @@ def test_a_report_that_fails_leaves_no_workbook_behind(tmp_path, overbilled, mon
     for process in multiprocessing.active_children():
         process.join()  # the workbook's process, had the report not waited for it
     assert list(out.iterdir()) == []  # the workbook was written and is gone
+
+
+@pytest.mark.skipif(machine.cores() < 2, reason="the workbook is written apart on 2+ cores")
+def test_a_workbook_process_killed_stops_the_report_and_writes_no_output(
+    tmp_path, overbilled, capsys
+):
+    out = tmp_path / "killed"
+    with processes_killed_as_they_start() as killed:
+        assert _report_apart(tmp_path, overbilled.db, out) == 1
+    assert killed
+    assert (
+        f"ptaudit: error: {out / 'findings.xlsx'}: writing it: the process doing it stopped "
+        "before it finished (killed, most often by the system for want of memory)\n"
+    ) in capsys.readouterr().err
+    assert list(out.iterdir()) == []  # no output written, not even in part
 
 
 # --- a run with 100,000 findings -----------------------------------------------------

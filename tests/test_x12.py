@@ -4,6 +4,7 @@ real command line beside the same rows as CSV, and broken in the ways real files
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import duckdb
@@ -13,7 +14,16 @@ import pytest
 from bench.x12 import BILLING_NPI, Separators, Written, write_837p
 from pipeline import x12
 from pipeline.columns import CLAIMS
-from tests.conftest import OT_NPI, PT_NPI, PTA_NPI, back_to_back, claim, csv_bytes, segment
+from tests.conftest import (
+    OT_NPI,
+    PT_NPI,
+    PTA_NPI,
+    back_to_back,
+    claim,
+    csv_bytes,
+    processes_killed_as_they_start,
+    segment,
+)
 
 GP_THERAPIST = "1003000126"  # a second PT, valid check digit
 
@@ -227,6 +237,29 @@ def test_an_837p_file_read_in_parts_audits_as_read_whole(tmp_path, cli, timelogs
         assert (in_parts.out / name).read_text() == (tmp_path / "whole" / name).read_text()
     assert in_parts.rejects.height > 0
     assert not Path(f"{in_parts.db}.staging").exists()
+
+
+def test_a_part_process_killed_stops_the_load_with_a_line_naming_the_file(
+    tmp_path, cli, timelogs, capsys
+):
+    edi = tmp_path / "claims.837"
+    edi.write_text(in_parts_text(), encoding="utf-8")
+    config = tmp_path / "parts.toml"
+    config.write_text("[store]\nx12_part_segments = 10\n")
+    with processes_killed_as_they_start() as killed:
+        result = cli([edi], [timelogs], "--config", str(config))
+    assert killed
+    assert result.exit_code == 1
+    assert re.fullmatch(
+        f"ptaudit: error: {re.escape(str(edi))}: reading it from segment \\d+: the process "
+        "doing it stopped before it finished \\(killed, most often by the system for want "
+        "of memory\\)\n",
+        capsys.readouterr().err,
+    )
+    # The load stopped before its transaction: nothing stored, nothing left staged.
+    with duckdb.connect(str(result.db)) as con:
+        assert con.execute("SELECT count(*) FROM claim_lines").fetchall() == [(0,)]
+    assert not Path(f"{result.db}.staging").exists()
 
 
 def broken(text: str, old: str, new: str, count: int = 1) -> str:
