@@ -195,9 +195,14 @@ def _find(
         _run_rules(con, [r for r in rules if not r.across_patients], timer, f"{label}: ")
         filled |= _holding_rows(con, built)
     _drop_share_tables(con)
+    across = [r for r in rules if r.across_patients]
     if some:
         filled |= _derived_in_store(con, catalog, built - filled)
-    _run_rules(con, [r for r in rules if r.across_patients], timer, "across patients: ")
+        with timer.stage("flag: share inputs"):
+            _shadow_provider_days(con)
+    _run_rules(con, across, timer, "across patients: ")
+    if some:
+        _drop_shadows(con)
     return filled
 
 
@@ -298,9 +303,37 @@ def _shadow_inputs(
         con.execute(f"CREATE TEMP TABLE {table} AS FROM main.{table} WHERE {where}", params)
 
 
+def _shadow_provider_days(con: duckdb.DuckDBPyConnection) -> None:
+    """The store's rows on the provider-days the audited patients were seen or billed on
+    (every patient's rows on them), as temporary tables of the same names.
+
+    A rule across patients looks at a provider's day (catalog), and names one of its
+    patients: on a provider-day none of the audited patients was on, it finds nothing in
+    scope."""
+    for table, provider in (
+        ("audited_claim_lines", "rendering_npi"),
+        ("time_segments", "provider_npi"),
+    ):
+        con.execute(
+            f"""
+            CREATE TEMP TABLE {table} AS
+            FROM main.{table} SEMI JOIN (
+                SELECT DISTINCT {provider}, service_date FROM main.{table}
+                WHERE {_audited(some=True)}
+            ) AS audited_days USING ({provider}, service_date)
+            """
+        )
+
+
 def _drop_share_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Drop the last share's tables: the rules across patients read the store's."""
-    for table in (*PATIENT_INPUTS, *(_table_name(p) for p in _derived(across_patients=False))):
+    _drop_shadows(con)
+    for table in (_table_name(p) for p in _derived(across_patients=False)):
+        con.execute(f"DROP TABLE temp.{table}")
+
+
+def _drop_shadows(con: duckdb.DuckDBPyConnection) -> None:
+    for table in PATIENT_INPUTS:
         con.execute(f"DROP TABLE temp.{table}")
 
 
