@@ -20,9 +20,8 @@ MISSED_UNIT_RULE = "UNITS_UNDERBILLED"
 # Timed units billed per rendering provider on the run's own claims.
 BILLED_UNITS = """
 SELECT l.rendering_npi AS provider_npi, CAST(sum(l.units) AS BIGINT) AS units_billed
-FROM audited_claim_lines AS l
+FROM claim_lines_in_force($run_id) AS l
 JOIN timed_codes USING (cpt_code)
-WHERE l.claim_id IN (SELECT claim_id FROM run_scope_claims WHERE run_id = $run_id)
 GROUP BY l.rendering_npi
 """
 

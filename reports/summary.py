@@ -70,8 +70,7 @@ def build_summary(
     period = first_row(
         con,
         "SELECT min(service_date), max(service_date), count(DISTINCT claim_id), count(*) "
-        "FROM audited_claim_lines WHERE claim_id IN "
-        "(SELECT claim_id FROM run_scope_claims WHERE run_id = $run_id)",
+        "FROM claim_lines_in_force($run_id)",
         params,
     )
     totals = {

@@ -114,6 +114,34 @@ def test_a_run_reports_its_own_claims_with_the_store_as_context(tmp_path, cli):
     assert outputs.summary["audited"]["claims"] == 1
 
 
+def test_a_runs_lines_in_force_are_the_audited_lines_of_its_claims(tmp_path, cli):
+    """claim_lines_in_force(run) picks the run's claims first, then their versions: the
+    same rows as the store's audited lines of those claims, after a replacement and a
+    void that came in a later run."""
+    timelogs = write_csv(tmp_path / "t.csv", SEGMENTS)
+    night1 = [*OVERBILLED, claim("97110", 2, claim_id="C2"), claim("97140", 1, claim_id="C3")]
+    night2 = [
+        claim("97110", 2, frequency="7"),
+        claim("97110", 2, claim_id="C2", frequency="8"),
+        claim("97112", 1, claim_id="C4"),
+    ]
+    cli([write_csv(tmp_path / "night1.csv", night1)], [timelogs])
+    outputs = cli([write_csv(tmp_path / "night2.csv", night2)], [timelogs])
+    assert outputs.summary["audited"]["claims"] == 2  # C1 as replaced, and C4
+    assert outputs.summary["audited"]["claim_lines"] == 2
+    with duckdb.connect(str(outputs.db)) as con:
+        for (run_id,) in con.execute("SELECT run_id FROM runs").fetchall():
+            scoped, picked = (
+                con.execute(f"{sql} ORDER BY ALL", {"run_id": run_id}).fetchall()
+                for sql in (
+                    "FROM claim_lines_in_force($run_id)",
+                    "FROM audited_claim_lines WHERE claim_id IN "
+                    "(SELECT claim_id FROM run_scope_claims WHERE run_id = $run_id)",
+                )
+            )
+            assert scoped == picked and scoped
+
+
 def test_stages_run_as_separate_jobs_through_the_store(tmp_path):
     claims = write_csv(tmp_path / "c.csv", OVERBILLED)
     timelogs = write_csv(tmp_path / "t.csv", SEGMENTS)
