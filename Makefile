@@ -48,8 +48,9 @@ sample: $(STAMP)
 # exports (kept in bench/data/, made on first use); writes bench/RESULTS.md.
 # make bench SIZES="100k 1m" FORMATS=parquet REPEAT=1 (10M runs REPEAT_LARGE times, minutes each)
 # make bench SIZES="100k 1m" FORMATS=837p RESULTS=bench/RESULTS-837p.md (claims as X12 837P)
+# FORMATS=night: the last days of the CSV exports audited on a store holding the rest
 SIZES ?= 100k 1m 10m
-FORMATS ?= csv parquet
+FORMATS ?= csv parquet night
 REPEAT ?= 3
 REPEAT_LARGE ?= 1
 RESULTS ?= bench/RESULTS.md

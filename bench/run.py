@@ -3,6 +3,7 @@ bare DuckDB load of the same files, with peak memory and the planted problems sc
 
     python -m bench.run --sizes 100k 1m 10m --formats csv parquet --repeat 3
     python -m bench.run --sizes 100k 1m --formats 837p --results bench/RESULTS-837p.md
+    python -m bench.run --sizes 1m --formats csv night
 
 For each size the exports are generated into bench/data/<size>/ unless a complete set
 (its manifest.json) is there already. Then, for each format and each repeat, two
@@ -13,6 +14,10 @@ subprocesses run one after the other, on a fresh DuckDB file each:
   (for 837p, of the same claims as CSV: DuckDB reads no X12);
 - the audit, `python -m pipeline audit --claims ... --timelogs ... --out ... --db ...
   --quiet`, exactly as a user runs it.
+
+Format `night` is a nightly run instead (bench/night.py): the CSV exports' last days
+audited on a copy of a store that holds the rest of them, audited once before; it has
+no bare load.
 
 Times are wall clock around each whole subprocess (interpreter start and imports
 included, for both). Peak memory is the subprocess's own maximum resident set size,
@@ -49,6 +54,7 @@ from typing import Any
 
 import polars as pl
 
+from bench import night
 from bench.cases import PLANTED_CASES
 from bench.scale import CHECK_LIMIT, SIZES, generator_fingerprint, parse_size
 from bench.synth import DEFAULT_SEED
@@ -58,8 +64,10 @@ from pipeline.machine import process_pool
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
 RESULTS = ROOT / "bench" / "RESULTS.md"
-FORMATS = ("csv", "parquet", "837p")
+FORMATS = ("csv", "parquet", "837p", "night")
 X12 = "837p"  # the claims as an X12 837P file, beside the time logs as CSV
+# The last days of the CSV exports audited on a store that holds the rest (bench/night.py)
+NIGHT = "night"
 MATCH_KEY = ["rule_id", "claim_id", "line_number", "cpt_code"]
 PLANTED_RULES = sorted({e.rule_id for case in PLANTED_CASES for e in case.expected})
 GIB = 1024**3
@@ -141,7 +149,20 @@ def ensure_data(lines: int, seed: int, data: Path) -> dict[str, Any]:
 def inputs(folder: Path, fmt: str) -> tuple[Path, Path]:
     if fmt == X12:
         return ensure_837p(folder), folder / "timelogs.csv"
+    if fmt == NIGHT:
+        return ensure_night(folder).night
     return folder / f"claims.{fmt}", folder / f"timelogs.{fmt}"
+
+
+def ensure_night(folder: Path) -> night.NightFiles:
+    """The size's exports split into history and a night, on first use, by a process of
+    its own (as the 837P file is written, to keep the runner small)."""
+    files = night.night_files(folder)
+    if not (files.folder / night.ROW_NUMBERS).is_file():
+        print(f"splitting {folder} into history and the last {night.NIGHT_DAYS} days ...")
+        with process_pool(1) as pool:
+            pool.submit(night.split, folder).result()
+    return files
 
 
 def ensure_837p(folder: Path) -> Path:
@@ -203,6 +224,10 @@ class Score:
 
 def score(out: Path, folder: Path, fmt: str) -> Score:
     expected = _finding_keys(pl.read_parquet(folder / "expected_findings.parquet"))
+    if fmt == NIGHT:
+        expected = expected.filter(
+            pl.col("claim_id").is_in(night.night_claim_ids(folder).implode())
+        )
     all_found = pl.read_parquet(out / "findings.parquet")
     found = _finding_keys(all_found.filter(pl.col("rule_id").is_in(PLANTED_RULES)))
     matched = found.join(expected, on=MATCH_KEY, how="semi")
@@ -232,6 +257,8 @@ def score(out: Path, folder: Path, fmt: str) -> Score:
 def _expected_rejects(folder: Path, fmt: str) -> pl.DataFrame:
     """The planted bad rows; in the 837P file, a claim row is numbered by its segment."""
     expected = pl.read_parquet(folder / "expected_rejects.parquet")
+    if fmt == NIGHT:
+        return night.expected_rejects(folder, expected)
     if fmt != X12:
         return expected
     segments = pl.read_parquet(folder / "claims.837p.segments.parquet")
@@ -275,15 +302,19 @@ class Case:
     bare: list[Measured] = field(default_factory=list)
     bare_inside: list[float] = field(default_factory=list)  # the statements alone
     stages: list[list[dict[str, Any]]] = field(default_factory=list)  # [] when n/a
+    history: Measured | None = None  # a night's: the audit of the store's history
     score: Score | None = None
     errors: list[str] = field(default_factory=list)
 
 
 def run_case(manifest: dict[str, Any], folder: Path, fmt: str, repeat: int, work: Path) -> Case:
     """Bare load, then audit, `repeat` times; the two alternate so that a slower spell
-    of a shared machine falls on both alike."""
+    of a shared machine falls on both alike. A night's case audits the history once,
+    then the night `repeat` times, each on a copy of the history's store."""
     claims, timelogs = inputs(folder, fmt)
     case = Case(manifest["size"], fmt, manifest["claim_lines"], manifest["time_segments"])
+    if fmt == NIGHT:
+        return _run_nights(case, folder, repeat, work / f"{case.size}-{fmt}")
     for attempt in range(1, repeat + 1):
         run_dir = work / f"{case.size}-{fmt}"
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -298,6 +329,35 @@ def run_case(manifest: dict[str, Any], folder: Path, fmt: str, repeat: int, work
         for db in run_dir.glob("*.duckdb*"):
             db.unlink()  # a 10M store takes gigabytes; the outputs stay for a look
     return case
+
+
+def _run_nights(case: Case, folder: Path, repeat: int, run_dir: Path) -> Case:
+    files = ensure_night(folder)
+    claims, timelogs = files.night
+    case.lines, case.segments = (_data_rows(path) for path in files.night)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    history = run_dir / "history"
+    print(f"  {case.size} {NIGHT}: the history ...", end="", flush=True)
+    command = [sys.executable, "-m", "pipeline", "audit", "--quiet", "--out", str(history)]
+    command += ["--claims", str(files.history[0]), "--timelogs", str(files.history[1])]
+    measured = measure([*command, "--db", str(history / "store.duckdb")], history / "audit.log")
+    if measured.exit_code:
+        case.errors.append(failure("the history's audit", measured, history / "audit.log"))
+        return case
+    case.history = measured
+    print(f" {measured.seconds:.1f} s", flush=True)
+    for attempt in range(1, repeat + 1):
+        print(f"  {case.size} {NIGHT} run {attempt}/{repeat}: audit ...", end="", flush=True)
+        shutil.copy(history / "store.duckdb", run_dir / "audit.duckdb")
+        _audit(case, claims, timelogs, run_dir, folder)
+        print(f" {case.audit[-1].seconds:.1f} s" if case.audit else " failed", flush=True)
+    for db in run_dir.rglob("*.duckdb*"):
+        db.unlink()
+    return case
+
+
+def _data_rows(path: Path) -> int:
+    return pl.scan_csv(path, infer_schema=False).select(pl.len()).collect().item()
 
 
 def _bare_load(case: Case, claims: Path, timelogs: Path, run_dir: Path) -> None:
@@ -406,7 +466,7 @@ def targets(cases: list[Case]) -> list[tuple[str, str, str]]:
     value = max(peaks) / GIB if peaks else None
     measured = "n/a" if value is None else f"{value:.2f} GiB"
     rows.append(("peak memory at 10M under 4 GiB", measured, _verdict(value, 4)))
-    for fmt in FORMATS:
+    for fmt in (f for f in FORMATS if f != NIGHT):
         one, ten = find(cases, "1m", fmt), find(cases, "10m", fmt)
         value = audit_median(ten) / audit_median(one) if one and ten else None
         rows.append(
@@ -563,6 +623,9 @@ def results_markdown(
         ("size", "format", "audit s", "bare load s (inside the process)", "audit peak RSS MiB"),
         _run_rows(cases),
     )
+    nights = [c for c in cases if c.fmt == NIGHT]
+    if nights:
+        out += ["", "## Nights", "", *_night_table(cases, nights)]
     out += ["", "## Stages (median seconds, from summary.json)", ""]
     out += _stage_table(cases)
     out += ["", "## Planted problems", ""]
@@ -593,6 +656,43 @@ def _how_measured(repeat: int, repeat_large: int) -> str:
     )
 
 
+def _night_table(cases: list[Case], nights: list[Case]) -> list[str]:
+    rows = []
+    for c in nights:
+        whole = find(cases, c.size, "csv")
+        night_s, whole_s = audit_median(c), audit_median(whole) if whole else None
+        rows.append(
+            [
+                c.size,
+                f"{c.lines:,}",
+                f"{c.segments:,}",
+                fmt_seconds(c.history.seconds if c.history else None),
+                fmt_seconds(night_s),
+                fmt_seconds(whole_s),
+                "n/a" if not (night_s and whole_s) else f"{night_s / whole_s:.0%}",
+            ]
+        )
+    header = (
+        "size",
+        "night's claim lines",
+        "night's segments",
+        "history's audit s",
+        "night's audit s (median)",
+        "whole CSV audit s (median)",
+        "night / whole",
+    )
+    return [
+        *table(header, rows),
+        "",
+        f"A night is the last {night.NIGHT_DAYS} service days of the size's CSV exports "
+        "(bench/night.py), audited on a copy of a store that holds the rest of them (the "
+        "history, audited once first). The rules that look at one patient at a time run "
+        "for the night's patients only, with their whole history; the findings are "
+        "scored against the planted problems on the night's claims, and the rejects "
+        "against the planted bad rows that fell in the night's files.",
+    ]
+
+
 def _run_rows(cases: list[Case]) -> list[list[str]]:
     rows = []
     for c in cases:
@@ -605,7 +705,7 @@ def _run_rows(cases: list[Case]) -> list[list[str]]:
                 c.size,
                 c.fmt,
                 ", ".join(f"{m.seconds:.2f}" for m in c.audit) or "failed",
-                bare or "failed",
+                bare or ("n/a" if c.fmt == NIGHT else "failed"),
                 ", ".join(fmt_mib(m.peak_bytes) for m in c.audit) or "n/a",
             ]
         )

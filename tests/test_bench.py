@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from bench import run, synth
+from bench import night, run, synth
 from bench.cases import PLANTED_CASES
 from bench.scale import parse_size
 from pipeline.cli import main as pipeline_main
@@ -100,3 +100,34 @@ def test_the_runner_scores_the_837p_audit(bench_data: Path, tmp_path: Path):
     row = next(line for line in results.read_text().splitlines() if "| 2k | 837p | 1," in line)
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[-3:] == ["1.0000", "1.0000", "exact"]  # precision, recall, rejects
+
+
+def test_a_night_is_the_last_days_and_the_history_every_other_row(bench_data: Path):
+    night.split(bench_data)
+    files = night.night_files(bench_data)
+    numbers = pl.read_parquet(files.folder / night.ROW_NUMBERS)
+    claims = pl.read_csv(bench_data / "claims.csv", infer_schema=False)
+    days = claims.get_column("service_date").str.to_date("%Y-%m-%d", strict=False)
+    last = set(days.drop_nulls().unique().sort().tail(night.NIGHT_DAYS).cast(pl.String))
+    for kind, history, tonight in zip(night.KINDS, files.history, files.night, strict=True):
+        whole = pl.read_csv(bench_data / f"{kind}.csv", infer_schema=False)
+        parts = [pl.read_csv(path, infer_schema=False) for path in (history, tonight)]
+        assert pl.concat(parts).sort(pl.all()).equals(whole.sort(pl.all()))
+        assert set(parts[1].get_column("service_date")) == last
+        assert not set(parts[0].get_column("service_date")) & last
+        # Each night row's number in the whole export points at the same row.
+        mapped = numbers.filter(pl.col("file") == f"{kind}.csv").sort("row_number")
+        assert mapped.get_column("row_number").to_list() == list(range(1, parts[1].height + 1))
+        assert whole[(mapped.get_column("original") - 1).to_list()].equals(parts[1])
+
+
+def test_the_runner_audits_a_night_on_the_store_of_its_history(bench_data: Path, tmp_path: Path):
+    results = tmp_path / "RESULTS.md"
+    args = ["--sizes", run.size_label(LINES), "--formats", "night", "--repeat", "1"]
+    assert run.main([*args, "--data", str(bench_data.parent), "--results", str(results)]) == 0
+    text = results.read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| 2k | night |"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[-3:] == ["1.0000", "1.0000", "exact"]  # precision, recall, rejects
+    assert "## Nights" in text
+    assert not list((bench_data.parent / "runs").rglob("*.duckdb"))
