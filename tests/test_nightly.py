@@ -403,15 +403,37 @@ def test_a_run_from_before_input_scopes_is_not_widened(tmp_path, night1, capsys)
     assert kept == [("inputs", 1, 1)], "the run is as it was"
 
 
-def test_a_night_audits_its_own_patients_and_finds_what_the_whole_store_finds(tmp_path, capsys):
+def patients_audited(err: str) -> list[tuple[int, int]]:
+    """What the flag stage logged of the patients its rules per patient ran for."""
+    records = [json.loads(line) for line in err.splitlines()]
+    return [
+        (r["patients_audited"], r["patients_stored"]) for r in records if "patients_audited" in r
+    ]
+
+
+def in_scope(found: pl.DataFrame, claim_ids: pl.Series, days: pl.DataFrame) -> pl.DataFrame:
+    """The findings on the claims, or (with no claim) on the patient-days."""
+    on_day = pl.struct("patient_id", "service_date").is_in(days.to_struct().implode())
+    return found.filter(
+        pl.col("claim_id").is_in(claim_ids.implode()) | (pl.col("claim_id").is_null() & on_day)
+    ).sort("finding_id")
+
+
+@pytest.mark.parametrize("partition_rows", [1_000_000, 150], ids=["one share", "shares"])
+def test_a_night_audits_its_own_patients_and_finds_what_the_whole_store_finds(
+    tmp_path, capsys, partition_rows
+):
     """Night 2 brings the last two weeks of some of the sample's patients; the rest of
     the sample, their history and every other patient's month, came on night 1. The
     rules per patient run for night 2's patients only, and find on its claims and
-    patient-days exactly what the whole store's audit (--all) finds there.
+    patient-days exactly what the whole store's audit (--all) finds there; so does an
+    audit of the last day (--since).
 
     Night 2's patients include P0039, overdue a progress report, but not P0037, the only
     patient whose time log marks a progress report: the rule still applies, since the
     store holds a mark."""
+    config = tmp_path / "shares.toml"
+    config.write_text(f"[store]\npartition_rows = {partition_rows}\n")
     claims, timelogs = (
         pl.read_csv(SAMPLE / name, infer_schema=False) for name in ("claims.csv", "timelogs.csv")
     )
@@ -430,39 +452,34 @@ def test_a_night_audits_its_own_patients_and_finds_what_the_whole_store_finds(tm
             write_csv(tmp_path / f"{kind}_{night}.csv", rows.filter(keep(rows)).to_dicts())
             for kind, rows in (("claims", claims), ("timelogs", timelogs))
         ]
-    audit(tmp_path, [nights["1"][0]], [nights["1"][1]], "--quiet", out="night1")
+    files = {night: ([c], [t]) for night, (c, t) in nights.items()}
+    options = ("--config", str(config), "--log-json")
+    audit(tmp_path, *files["1"], *options, out="night1")
     capsys.readouterr()
-    summary = audit(tmp_path, [nights["2"][0]], [nights["2"][1]], "--log-json", out="night2")
-    counts = [
-        record
-        for record in map(json.loads, capsys.readouterr().err.splitlines())
-        if "patients_audited" in record
+    audit(tmp_path, *files["2"], *options, out="night2")
+    stored = claims.get_column("patient_id").n_unique()
+    night2_patients = claims.filter(night2(claims)).get_column("patient_id").n_unique()
+    assert patients_audited(capsys.readouterr().err) == [(night2_patients, stored)]
+    audit(tmp_path, *files["2"], *options, "--all", out="all")
+    assert patients_audited(capsys.readouterr().err) == []  # every patient, unasked
+    audit(tmp_path, *files["2"], *options, "--since", "2025-10-31", out="since")
+    last_day = pl.col("service_date") == "2025-10-31"
+    assert patients_audited(capsys.readouterr().err) == [
+        (claims.filter(last_day).get_column("patient_id").n_unique(), stored)
     ]
-    night2_patients = claims.filter(night2(claims)).get_column("patient_id").unique()
-    assert [(c["patients_audited"], c["patients_stored"]) for c in counts] == [
-        (night2_patients.len(), claims.get_column("patient_id").n_unique())
-    ]
-    whole = audit(tmp_path, [nights["2"][0]], [nights["2"][1]], "--all", "--quiet", out="all")
-    assert whole["run_id"] != summary["run_id"]
 
+    whole = findings(tmp_path, "all")
     night = findings(tmp_path, "night2").sort("finding_id")
-    days = pl.concat(
-        rows.filter(night2(rows)).select("patient_id", "service_date")
-        for rows in (claims, timelogs)
-    )
-    on_night2 = (
-        findings(tmp_path, "all")
-        .filter(
-            pl.col("claim_id").is_in(claims.filter(night2(claims)).get_column("claim_id").implode())
-            | (
-                pl.col("claim_id").is_null()
-                & pl.struct("patient_id", "service_date").is_in(days.to_struct().implode())
-            )
-        )
-        .sort("finding_id")
-    )
-    assert night.drop("status").equals(on_night2.drop("status"))
+    days = pl.concat(rows.filter(night2(rows)).select("patient_id", "service_date")
+                     for rows in (claims, timelogs))  # fmt: skip
+    expected = in_scope(whole, claims.filter(night2(claims)).get_column("claim_id"), days)
+    assert night.drop("status").equals(expected.drop("status"))
     # A rule that reads history, the two that compare patients, and the progress report.
     assert {"PROGRESS_REPORT_OVERDUE", "OVERLAP_ONE_ON_ONE", "IMPOSSIBLE_DAY"} <= set(
         night.get_column("rule_id")
     )
+    days = pl.concat(rows.filter(last_day).select("patient_id", "service_date")
+                     for rows in (claims, timelogs))  # fmt: skip
+    expected = in_scope(whole, claims.filter(last_day).get_column("claim_id"), days)
+    since = findings(tmp_path, "since").sort("finding_id")
+    assert since.drop("status").equals(expected.drop("status")) and since.height
