@@ -23,7 +23,7 @@ from pipeline import progress, reference
 from pipeline.catalog import RULES_DIR, SEVERITIES, Catalog, Rule, bind
 from pipeline.config import Config
 from pipeline.logs import fields
-from pipeline.scope import Query, Scope
+from pipeline.scope import Patients, Scope
 from pipeline.store import first_row, transaction, utc_now
 from pipeline.timing import StageTimer
 
@@ -153,7 +153,7 @@ def _find(
     config: Config,
     catalog: Catalog,
     timer: StageTimer,
-    patients: Query | None,
+    patients: Patients | None,
 ) -> set[str]:
     """Run the enabled rules into PENDING, share by share for a large store; those that
     look at one patient at a time only for `patients` (None: every patient).
@@ -236,19 +236,19 @@ def _create_pending(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _audit_some_patients(con: duckdb.DuckDBPyConnection, patients: Query | None) -> bool:
-    """Whether the rules per patient run for some of the store's patients only, those
-    of the query, kept as the temporary table AUDITED_PATIENTS. A night's files touch a
-    small part of a store that holds months: the rest of it need not be audited again."""
+def _audit_some_patients(con: duckdb.DuckDBPyConnection, patients: Patients | None) -> bool:
+    """Whether the rules per patient run for some of the store's patients only, the
+    scope's, kept as the temporary table AUDITED_PATIENTS. A night's files touch a small
+    part of a store that holds months: the rest of it need not be audited again."""
     if patients is None:
         return False
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {AUDITED_PATIENTS} AS {patients.sql}", patients.params
-    )
+    of_days, of_claims = patients.of_days, patients.of_claims
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {AUDITED_PATIENTS} AS {of_days.sql}", of_days.params)
+    left_out = _left_out(con)
+    if left_out:
+        con.execute(f"INSERT INTO {AUDITED_PATIENTS} {of_claims.sql}", of_claims.params)
+        left_out = _left_out(con)
     (stored,) = first_row(con, f"SELECT count(*) FROM {STORED_PATIENTS}")
-    (left_out,) = first_row(
-        con, f"SELECT count(*) FROM {STORED_PATIENTS} WHERE NOT {_audited(some=True)}"
-    )
     log.info(
         "flag: the rules per patient run for %d of the store's %d patients with claims "
         "(those the run's scope covers)",
@@ -261,6 +261,14 @@ def _audit_some_patients(con: duckdb.DuckDBPyConnection, patients: Query | None)
         ),
     )
     return left_out > 0
+
+
+def _left_out(con: duckdb.DuckDBPyConnection) -> int:
+    """The store's patients with claims that are not among the audited."""
+    (count,) = first_row(
+        con, f"SELECT count(*) FROM {STORED_PATIENTS} WHERE NOT {_audited(some=True)}"
+    )
+    return count
 
 
 def _audited(some: bool) -> str:

@@ -100,19 +100,20 @@ class Scope:
             {"scope": self.stored, "run_id": run_id},
         )
 
-    def patients(self, con: duckdb.DuckDBPyConnection, run_id: str) -> Query | None:
-        """The patients whose findings can fall in this scope, as a query of patient
-        ids; None when that is every patient. They are the patients of its claims (in
-        any version of a claim) and of its patient-days: a rule that looks at one
-        patient at a time finds nothing in scope for anyone else."""
+    def patients(self, con: duckdb.DuckDBPyConnection, run_id: str) -> Patients | None:
+        """The patients whose findings can fall in this scope; None when that is every
+        patient. They are the patients of its patient-days and of its claims (in any
+        version of a claim): a rule that looks at one patient at a time finds nothing in
+        scope for anyone else."""
         if self.kind == ALL:
             return None
-        rows = self._rows(con, run_id)
-        sql = (
-            f"SELECT patient_id FROM claim_lines WHERE claim_id IN ({rows.claims}) "
-            f"UNION SELECT patient_id FROM ({rows.days})"
+        rows, params = self._rows(con, run_id), self._params(run_id)
+        of_days = f"SELECT DISTINCT patient_id FROM ({rows.days})"
+        of_claims = f"SELECT patient_id FROM claim_lines WHERE claim_id IN ({rows.claims})"
+        return Patients(
+            of_days=Query(of_days, bind(of_days, params, "run scope")),
+            of_claims=Query(of_claims, bind(of_claims, params, "run scope")),
         )
-        return Query(sql, bind(sql, self._params(run_id), "run scope"))
 
     def _rows(self, con: duckdb.DuckDBPyConnection, run_id: str) -> _Rows:
         if self.kind != INPUTS:
@@ -131,6 +132,16 @@ class Query:
 
     sql: str
     params: dict[str, object]
+
+
+@dataclass(frozen=True)
+class Patients:
+    """A scope's patients, the union of two queries of patient ids: those of its
+    patient-days, the cheaper (on a first load already every patient), and those of its
+    claims in any version (a claim's later version may name another patient)."""
+
+    of_days: Query
+    of_claims: Query
 
 
 def _day(text: str) -> date:
