@@ -483,3 +483,45 @@ def test_a_night_audits_its_own_patients_and_finds_what_the_whole_store_finds(
     expected = in_scope(whole, claims.filter(last_day).get_column("claim_id"), days)
     since = findings(tmp_path, "since").sort("finding_id")
     assert since.drop("status").equals(expected.drop("status")) and since.height
+
+
+def test_a_claim_replaced_under_another_patient_is_audited_for_that_patient(tmp_path, capsys):
+    """Night 1 bills C1 for P1; night 2 replaces C1 under P2, who overbills, and brings
+    P5. Flagged again, night 1's run still covers C1, whose lines in force are now P2's:
+    its rules run for P1 and P2 (P2 found through C1's versions, not night 1's days),
+    not P5, and find what the whole store's audit finds on C1."""
+    day = "2025-10-06"
+    night1 = write_csv(tmp_path / "c1.csv", billed(2, patient="P1"))
+    night2 = write_csv(
+        tmp_path / "c2.csv",
+        [*billed(3, patient="P2", frequency="7"), claim("97110", 3, claim_id="C5", patient="P5")],
+    )
+    logs1 = write_csv(tmp_path / "t1.csv", back_to_back(("97110", 23), ("97140", 15), patient="P1"))
+    logs2 = write_csv(
+        tmp_path / "t2.csv",
+        back_to_back(("97110", 23), ("97140", 15), patient="P2", start="10:00")
+        + back_to_back(("97110", 30), patient="P5", start="13:00"),
+    )
+    first = audit(tmp_path, [night1], [logs1], "--quiet", out="night1")
+    audit(tmp_path, [night2], [logs2], "--quiet", out="night2")
+    db = str(tmp_path / "store.duckdb")
+    args = ["--db", db, "--run-id", first["run_id"], "--log-json"]
+    assert main(["flag", *args]) == 0
+    assert patients_audited(capsys.readouterr().err) == [(2, 3)]
+    assert main(["report", *args, "--out", str(tmp_path / "again")]) == 0
+    again = findings(tmp_path, "again")
+    assert again.select("rule_id", "claim_id", "patient_id").rows() == [
+        ("UNITS_OVERBILLED", "C1", "P2")
+    ]
+    assert main(["report", *args, "--all", "--out", str(tmp_path / "all")]) == 0
+    whole = findings(tmp_path, "all")
+    on_night1 = whole.filter(
+        (pl.col("claim_id") == "C1")
+        | (
+            pl.col("claim_id").is_null()
+            & (pl.col("patient_id") == "P1")
+            & (pl.col("service_date") == day)
+        )
+    )
+    assert again.drop("status").equals(on_night1.drop("status"))
+    assert whole.height > again.height  # C5's finding is the whole store's, not night 1's
