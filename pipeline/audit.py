@@ -176,6 +176,8 @@ def _find(
     # force only to count them.
     (lines,) = first_row(con, f"SELECT count(*) FROM claim_lines WHERE {_audited(some)}")
     shares = max(1, math.ceil(lines / config.store["partition_rows"]))
+    # Auditing some patients goes share by share even in one share: the rules across
+    # patients must not see only those patients' rows.
     if shares == 1 and not some:
         # Most rules and the pricing of every finding read the claim lines in force:
         # worked out once, shadowing the view on this connection.
