@@ -197,13 +197,15 @@ def _find(
         _run_rules(con, [r for r in rules if not r.across_patients], timer, f"{label}: ")
         filled |= _holding_rows(con, built)
     _drop_share_tables(con)
-    across = [r for r in rules if r.across_patients]
     if some:
         filled |= _derived_in_store(con, catalog, built - filled)
+    across = [r for r in rules if r.across_patients]
+    shadowed = some and bool(across)
+    if shadowed:
         with timer.stage("flag: share inputs"):
             _shadow_provider_days(con)
     _run_rules(con, across, timer, "across patients: ")
-    if some:
+    if shadowed:
         _drop_shadows(con)
     return filled
 
