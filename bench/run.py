@@ -338,9 +338,7 @@ def _run_nights(case: Case, folder: Path, repeat: int, run_dir: Path) -> Case:
     shutil.rmtree(run_dir, ignore_errors=True)
     history = run_dir / "history"
     print(f"  {case.size} {NIGHT}: the history ...", end="", flush=True)
-    command = [sys.executable, "-m", "pipeline", "audit", "--quiet", "--out", str(history)]
-    command += ["--claims", str(files.history[0]), "--timelogs", str(files.history[1])]
-    measured = measure([*command, "--db", str(history / "store.duckdb")], history / "audit.log")
+    measured = measure(_audit_command(*files.history, history), history / "audit.log")
     if measured.exit_code:
         case.errors.append(failure("the history's audit", measured, history / "audit.log"))
         return case
@@ -348,7 +346,7 @@ def _run_nights(case: Case, folder: Path, repeat: int, run_dir: Path) -> Case:
     print(f" {measured.seconds:.1f} s", flush=True)
     for attempt in range(1, repeat + 1):
         print(f"  {case.size} {NIGHT} run {attempt}/{repeat}: audit ...", end="", flush=True)
-        shutil.copy(history / "store.duckdb", run_dir / "audit.duckdb")
+        shutil.copy(history / "audit.duckdb", run_dir / "audit.duckdb")
         _audit(case, claims, timelogs, run_dir, folder)
         print(f" {case.audit[-1].seconds:.1f} s" if case.audit else " failed", flush=True)
     for db in run_dir.rglob("*.duckdb*"):
@@ -373,10 +371,7 @@ def _bare_load(case: Case, claims: Path, timelogs: Path, run_dir: Path) -> None:
 
 def _audit(case: Case, claims: Path, timelogs: Path, run_dir: Path, folder: Path) -> None:
     log, out = run_dir / "audit.log", run_dir / "out"
-    command = [sys.executable, "-m", "pipeline", "audit", "--claims", str(claims)]
-    command += ["--timelogs", str(timelogs), "--out", str(out)]
-    command += ["--db", str(run_dir / "audit.duckdb"), "--quiet"]
-    measured = measure(command, log)
+    measured = measure(_audit_command(claims, timelogs, run_dir), log)
     if measured.exit_code:
         case.errors.append(failure("the audit", measured, log))
         return
@@ -384,6 +379,13 @@ def _audit(case: Case, claims: Path, timelogs: Path, run_dir: Path, folder: Path
     summary = json.loads((out / "summary.json").read_text())
     case.stages.append(summary.get("timings") or [])
     case.score = score(out, folder, case.fmt)
+
+
+def _audit_command(claims: Path, timelogs: Path, run_dir: Path) -> list[str]:
+    """The audit as a user runs it, its store and outputs in `run_dir`."""
+    command = [sys.executable, "-m", "pipeline", "audit", "--claims", str(claims)]
+    command += ["--timelogs", str(timelogs), "--out", str(run_dir / "out")]
+    return [*command, "--db", str(run_dir / "audit.duckdb"), "--quiet"]
 
 
 # ---------------------------------------------------------------------------- figures
