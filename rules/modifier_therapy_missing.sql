@@ -27,40 +27,36 @@ therapy_lines AS (
     JOIN ref_cpt_codes AS c USING (cpt_code)
     WHERE c.always_therapy = 'yes'
 ),
-logged AS (
-    SELECT
-        s.patient_id,
-        s.service_date,
-        s.cpt_code,
-        r.discipline,
-        r.modifier,
-        CAST(FLOOR(SUM(s.duration_seconds) / 60) AS INTEGER) AS minutes
-    FROM time_segments AS s
-    JOIN role_modifiers AS r ON r.role = s.provider_role
-    GROUP BY s.patient_id, s.service_date, s.cpt_code, r.discipline, r.modifier
+-- Each discipline as one bit, so the disciplines that logged a code on a day are one
+-- number: a single aggregate over the segments, where the set of disciplines as rows
+-- would take three passes (and a list per code-day costs more than all of them).
+discipline_bits AS (
+    SELECT discipline, CAST(1 AS BIGINT) << CAST(ROW_NUMBER() OVER (ORDER BY discipline) - 1 AS INTEGER) AS bit
+    FROM (SELECT DISTINCT discipline FROM role_modifiers) AS disciplines
 ),
-logged_disciplines AS (
-    SELECT DISTINCT patient_id, service_date, cpt_code, discipline FROM logged
+role_bits AS (
+    SELECT DISTINCT r.role, b.bit
+    FROM role_modifiers AS r
+    JOIN discipline_bits AS b USING (discipline)
 ),
 logged_codes AS (
-    SELECT DISTINCT patient_id, service_date, cpt_code FROM logged_disciplines
+    SELECT s.patient_id, s.service_date, s.cpt_code, BIT_OR(r.bit) AS disciplines
+    FROM time_segments AS s
+    JOIN role_bits AS r ON r.role = s.provider_role
+    GROUP BY s.patient_id, s.service_date, s.cpt_code
 ),
 judged AS (
     SELECT
         f.*,
         CASE
             WHEN f.found_count <> 1 THEN NULL
-            WHEN c.cpt_code IS NOT NULL THEN own.discipline IS NOT NULL
+            WHEN c.disciplines IS NOT NULL THEN COALESCE(c.disciplines & own.bit <> 0, FALSE)
             WHEN f.discipline_default IS NOT NULL THEN f.found_discipline = f.discipline_default
             ELSE TRUE
         END AS found_matches
     FROM therapy_lines AS f
     LEFT JOIN logged_codes AS c USING (patient_id, service_date, cpt_code)
-    LEFT JOIN logged_disciplines AS own
-        ON own.patient_id = f.patient_id
-        AND own.service_date = f.service_date
-        AND own.cpt_code = f.cpt_code
-        AND own.discipline = f.found_discipline
+    LEFT JOIN discipline_bits AS own ON own.discipline = f.found_discipline
 ),
 -- From here on only the flagged lines: the text that explains them is built for them
 -- alone.
@@ -76,6 +72,21 @@ found_text AS (
             ON d.modifier IN (t.modifier_1, t.modifier_2, t.modifier_3, t.modifier_4)
     ) AS line_modifiers
     GROUP BY claim_id, line_number
+),
+-- The minutes each discipline logged, for the flagged lines' code-days.
+logged AS (
+    SELECT
+        s.patient_id,
+        s.service_date,
+        s.cpt_code,
+        r.discipline,
+        r.modifier,
+        CAST(FLOOR(SUM(s.duration_seconds) / 60) AS INTEGER) AS minutes
+    FROM time_segments AS s
+    JOIN role_modifiers AS r ON r.role = s.provider_role
+    JOIN (SELECT DISTINCT patient_id, service_date, cpt_code FROM flagged_lines) AS k
+        USING (patient_id, service_date, cpt_code)
+    GROUP BY s.patient_id, s.service_date, s.cpt_code, r.discipline, r.modifier
 ),
 logged_summary AS (
     SELECT
@@ -94,8 +105,6 @@ logged_summary AS (
                 ORDER BY g.minutes DESC, g.discipline
             ) AS preference
         FROM logged AS g
-        JOIN (SELECT DISTINCT patient_id, service_date, cpt_code FROM flagged_lines) AS k
-            USING (patient_id, service_date, cpt_code)
     ) AS ranked
     GROUP BY patient_id, service_date, cpt_code
 ),
