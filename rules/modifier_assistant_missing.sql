@@ -141,43 +141,55 @@ billed AS (
         discipline,
         cpt_code,
         CAST(SUM(units * carries_modifier) AS INTEGER) AS modifier_units_billed,
-        CAST(SUM(units * (1 - carries_modifier)) AS INTEGER) AS other_units_billed,
-        STRING_AGG(
-            claim_id || ' line ' || CAST(line_number AS VARCHAR) || ' x' || CAST(units AS VARCHAR)
-                || ' ' || COALESCE(modifiers, 'no modifiers'),
-            '; '
-            ORDER BY claim_id, line_number
-        ) AS line_detail,
-        -- Findings point at the first line lacking the modifier.
-        MIN(CASE WHEN line_rank = 1 THEN claim_id END) AS claim_id,
-        MIN(CASE WHEN line_rank = 1 THEN line_number END) AS line_number,
-        MIN(CASE WHEN line_rank = 1 THEN payer END) AS payer,
-        MIN(CASE WHEN line_rank = 1 THEN rendering_npi END) AS rendering_npi
-    FROM (
-        SELECT
-            *,
-            ROW_NUMBER() OVER (
-                PARTITION BY patient_id, service_date, discipline, cpt_code
-                ORDER BY carries_modifier, claim_id, line_number
-            ) AS line_rank
-        FROM code_day_lines
-    ) AS ranked_lines
+        CAST(SUM(units * (1 - carries_modifier)) AS INTEGER) AS other_units_billed
+    FROM code_day_lines
     GROUP BY patient_id, service_date, discipline, cpt_code
 ),
-at_risk AS (
+short AS (
     SELECT
         n.*,
         b.modifier_units_billed,
         b.other_units_billed,
-        b.line_detail,
-        b.claim_id,
-        b.line_number,
-        b.payer,
-        b.rendering_npi,
-        CAST(GREATEST(0, n.units_needing_modifier - b.modifier_units_billed) AS INTEGER)
-            AS units_at_risk
+        CAST(n.units_needing_modifier - b.modifier_units_billed AS INTEGER) AS units_at_risk
     FROM needs AS n
     JOIN billed AS b USING (patient_id, service_date, discipline, cpt_code)
+    WHERE n.units_needing_modifier > b.modifier_units_billed
+),
+-- The lines of the code-days short of the modifier, listed for the message: most
+-- code-days that need it carry it, and the text is built for the others alone.
+short_lines AS (
+    SELECT
+        l.patient_id,
+        l.service_date,
+        l.discipline,
+        l.cpt_code,
+        STRING_AGG(
+            l.claim_id || ' line ' || CAST(l.line_number AS VARCHAR) || ' x'
+                || CAST(l.units AS VARCHAR) || ' ' || COALESCE(l.modifiers, 'no modifiers'),
+            '; '
+            ORDER BY l.claim_id, l.line_number
+        ) AS line_detail,
+        -- Findings point at the first line lacking the modifier.
+        MIN(CASE WHEN l.line_rank = 1 THEN l.claim_id END) AS claim_id,
+        MIN(CASE WHEN l.line_rank = 1 THEN l.line_number END) AS line_number,
+        MIN(CASE WHEN l.line_rank = 1 THEN l.payer END) AS payer,
+        MIN(CASE WHEN l.line_rank = 1 THEN l.rendering_npi END) AS rendering_npi
+    FROM (
+        SELECT
+            c.*,
+            ROW_NUMBER() OVER (
+                PARTITION BY c.patient_id, c.service_date, c.discipline, c.cpt_code
+                ORDER BY c.carries_modifier, c.claim_id, c.line_number
+            ) AS line_rank
+        FROM code_day_lines AS c
+        SEMI JOIN short USING (patient_id, service_date, discipline, cpt_code)
+    ) AS l
+    GROUP BY l.patient_id, l.service_date, l.discipline, l.cpt_code
+),
+at_risk AS (
+    SELECT s.*, l.line_detail, l.claim_id, l.line_number, l.payer, l.rendering_npi
+    FROM short AS s
+    JOIN short_lines AS l USING (patient_id, service_date, discipline, cpt_code)
 )
 SELECT
     patient_id,
@@ -217,4 +229,3 @@ SELECT
         || line_detail || '): ' || CAST(units_at_risk AS VARCHAR) || ' unit(s) billed without '
         || assistant_modifier || '.' AS message
 FROM at_risk
-WHERE units_at_risk > 0
