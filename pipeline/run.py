@@ -21,6 +21,7 @@ from pipeline.columns import CLAIMS, TIMELOGS
 from pipeline.config import Config
 from pipeline.errors import UsageError
 from pipeline.ingest import RawInput, read_batches, read_inputs
+from pipeline.keys import KeyHashes
 from pipeline.logs import fields
 from pipeline.scope import Scope
 from pipeline.staging import Staging
@@ -169,6 +170,8 @@ class _Tally:
     read: int = 0
     rejected: int = 0
     skipped: bool = False
+    # Whether two accepted rows may share a key (pipeline/keys.py).
+    may_repeat: bool = True
 
 
 @dataclass
@@ -244,6 +247,7 @@ def _read_input(
     shown.read(0)
     parts = x12.Parts(staging.spill(position), config.store["x12_part_segments"], machine.cores())
     batches = read_batches(raw, config.store["batch_rows"], parts)
+    keys = KeyHashes(kind)
     while True:
         with timer.stage(f"load: read {kind.name}"):
             batch = next(batches, None)
@@ -251,12 +255,15 @@ def _read_input(
             break
         with timer.stage(f"load: validate {kind.name}"):
             item = validate(raw, batch)
+            keys.add(item.accepted)
         with timer.stage(f"load: stage {kind.name}"):
             staging.add_rows(position, item.accepted)
             staging.add_rejects(run_id, item.rejects)
         tally.read += item.rows_read
         tally.rejected += item.rows_rejected
         shown.read(tally.read)
+    with timer.stage(f"load: validate {kind.name}"):
+        tally.may_repeat = keys.may_repeat()
     return tally
 
 
@@ -275,7 +282,9 @@ def _store_input(
         progress.show(f"load: {kind.name} {raw.path.name}: storing {tally.read:,} rows")
         with timer.stage(f"load: store {kind.name}"):
             staged = staging.rows(item.position)
-            tally.rejected += store.keep_first_of_keys(con, staged, kind, source, run_id)
+            tally.rejected += store.keep_first_of_keys(
+                con, staged, kind, source, run_id, may_repeat=tally.may_repeat
+            )
             target = "claim_lines" if kind is CLAIMS else "time_segments"
             counts = store.upsert(con, store.KEPT, target, kind.key, run_id)
             store.record_input_scope(con, store.KEPT, raw.checksum, with_claims=kind is CLAIMS)

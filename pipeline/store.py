@@ -316,14 +316,24 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 def keep_first_of_keys(
-    con: duckdb.DuckDBPyConnection, staged: str, kind: InputKind, source_file: str, run_id: str
+    con: duckdb.DuckDBPyConnection,
+    staged: str,
+    kind: InputKind,
+    source_file: str,
+    run_id: str,
+    *,
+    may_repeat: bool,
 ) -> int:
     """Reject every staged row whose key an earlier row of the same file holds; the
     rows kept become the temporary view KEPT. Returns the rows rejected.
 
     The first row of a key is kept. Only keys seen more than once are joined back,
-    so the cost is one aggregation over the file.
+    so the cost is one aggregation over the file, spared when the file's key hashes
+    say no key repeats (`may_repeat`, pipeline/keys.py).
     """
+    if not may_repeat:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {KEPT} AS SELECT * FROM {staged}")
+        return 0
     key = ", ".join(kind.key)
     con.execute(
         f"""

@@ -7,6 +7,8 @@ import duckdb
 import polars as pl
 import pytest
 
+from pipeline.columns import CLAIMS
+from pipeline.keys import KeyHashes
 from tests.conftest import claim, segment, write_csv
 
 GOOD_SEGMENT = segment("97110", 15)
@@ -157,6 +159,28 @@ def test_a_file_read_in_batches_is_judged_as_a_whole(tmp_path, cli):
     assert not batched_outputs[0].is_empty()
     assert batched_outputs[0].equals(whole.findings)
     assert batched_outputs[1].equals(whole.rejects)
+
+
+def _claim_keys(*keys: tuple[str, str, int]) -> pl.DataFrame:
+    rows = [dict(zip(CLAIMS.key, key, strict=True)) | {"units": 1} for key in keys]
+    return pl.DataFrame(rows, schema_overrides={"line_number": pl.Int32})
+
+
+@pytest.mark.parametrize(
+    ("batches", "may_repeat"),
+    [
+        ([], False),
+        ([[("C1", "1", 1), ("C1", "1", 2)], [("C1", "7", 1), ("C2", "1", 1)]], False),
+        # The same key three batches apart.
+        ([[("C1", "1", 1)], [("C2", "1", 1)], [("C3", "1", 1)], [("C1", "1", 1)]], True),
+        ([[("C1", "1", 1), ("C1", "1", 1)]], True),
+    ],
+)
+def test_key_hashes_tell_whether_a_file_may_repeat_a_key(batches, may_repeat):
+    hashes = KeyHashes(CLAIMS)
+    for batch in batches:
+        hashes.add(_claim_keys(*batch))
+    assert hashes.may_repeat() is may_repeat
 
 
 def test_codes_and_modifiers_are_read_in_any_case_and_separator(tmp_path, cli):
