@@ -10,6 +10,7 @@ real ids.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -17,6 +18,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +31,9 @@ from pipeline.changes import compare
 from pipeline.columns import FINDINGS_COLUMNS
 from pipeline.config import Config
 from pipeline.store import frame
-from reports import evidence, measures, page
+from reports import evidence, measures, page, xlsx
 from reports.pseudonym import Pseudonymizer, pseudonymize, pseudonymize_rejects
 from reports.summary import build_summary
-from reports.xlsx import write_workbook
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,6 @@ def write_outputs(
         'WHERE run_id = $run_id ORDER BY source_file, row_number, "column"',
         {"run_id": run_id},
     )
-    summary = build_summary(con, run_id, catalog, findings, changes)
     limits = page.Limits.from_config(config)
     # Evidence is looked up by the real ids, before any are replaced.
     with_evidence = page.first_per_rule(findings, limits.evidence_per_rule)
@@ -75,9 +75,13 @@ def write_outputs(
     threshold = int(config.report["workbook_process_findings"])
     # Apart only where another core can write it while this one goes on.
     apart = machine.cores() > 1 and findings.height >= threshold
-    workbook = _Workbook(out / "findings.xlsx", findings, summary, apart=apart)
+    # Begun before the summary (which names no patient) is worked out, seconds on a
+    # large store: its process writes the findings sheets meanwhile.
+    workbook = _Workbook(out / "findings.xlsx", findings, apart=apart)
     temporaries: list[Path] = []
     try:
+        summary = build_summary(con, run_id, catalog, findings, changes)
+        workbook.summarize(summary)
         progress.show("report: evidence")
         found = evidence.collect(con, with_evidence, config, catalog)
         if pseudonyms is not None:
@@ -130,35 +134,43 @@ def write_outputs(
 class _Workbook:
     """findings.xlsx. xlsxwriter spends about 5 µs a cell, all of it in Python (8 s for
     87,000 findings), so with many findings a process of its own writes the workbook
-    while this one makes the rest of the report. It is written under a temporary name,
-    like the other files, which `discard` removes if the report fails."""
+    while this one makes the rest of the report: its findings sheets from the start,
+    its summary sheet once this one has worked the summary out. It is written under a
+    temporary name, like the other files, which `discard` removes if the report fails."""
 
-    def __init__(
-        self, path: Path, findings: pl.DataFrame, summary: dict[str, Any], *, apart: bool
-    ) -> None:
+    def __init__(self, path: Path, findings: pl.DataFrame, *, apart: bool) -> None:
         self.path, self.temporary = path, _temporary(path)
-        self.contents = (findings, summary)
-        self.pending: Future[None] | None = None
-        if apart:
-            pool = machine.process_pool(1)
-            # The arguments are pickled later, by the pool's own thread, while this one
-            # goes on adding to the summary: the process gets a copy of it as it is now.
-            summary = copy.deepcopy(summary)
-            self.pending = pool.submit(write_workbook, self.temporary, findings, summary)
-            pool.shutdown(wait=False)  # its process ends with the workbook written
+        self.findings = findings
+        self.summary: dict[str, Any] = {}
+        self.pending: list[Future[None]] = []
+        self.pool = machine.process_pool(1) if apart else None
+        if self.pool is not None:
+            self.pending.append(self.pool.submit(xlsx.start_apart, self.temporary, findings))
+
+    def summarize(self, summary: dict[str, Any]) -> None:
+        """The summary sheet's content, as it is now: the report goes on adding to the
+        summary (a process gets it pickled later, by the pool's own thread)."""
+        self.summary = copy.deepcopy(summary)
+        if self.pool is None:
+            return
+        # A process already gone breaks the pool: `finish` says so.
+        with contextlib.suppress(BrokenProcessPool):
+            self.pending.append(self.pool.submit(xlsx.finish_apart, self.summary))
+        self.pool.shutdown(wait=False)  # its process ends with the workbook written
 
     def finish(self) -> None:
         """The workbook written, under its temporary name."""
-        if self.pending is None:
-            write_workbook(self.temporary, *self.contents)
-        else:
-            machine.result(self.pending, f"{self.path}: writing it")
+        if self.pool is None:
+            xlsx.Workbook(self.temporary, self.findings).close(self.summary)
+        for pending in self.pending:
+            machine.result(pending, f"{self.path}: writing it")
 
     def discard(self) -> None:
         """Whatever is left of an unfinished workbook: once its process has stopped
         writing, which it may do after this one failed."""
-        if self.pending is not None:
-            wait([self.pending])
+        wait(self.pending)
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)  # ends it, if no summary was sent
         self.temporary.unlink(missing_ok=True)
 
 

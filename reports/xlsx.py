@@ -24,21 +24,53 @@ MAX_WIDTH = 80
 RULE_COLUMNS = ("rule_id", "title", "severity", "status", "findings", "amount_at_risk", "note")
 
 
-def write_workbook(path: Path, findings: pl.DataFrame, summary: dict[str, Any]) -> None:
-    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
-    formats = {
-        "header": workbook.add_format({"bold": True, "bg_color": "#F3F5F8", "bottom": 1}),
-        "date": workbook.add_format({"num_format": "yyyy-mm-dd"}),
-        "usd": workbook.add_format({"num_format": "$#,##0.00"}),
-        "link": workbook.add_format({"font_color": "blue", "underline": 1}),
-    }
-    try:
-        sheets = _rule_sheets(findings)
-        _summary_sheet(workbook, formats, summary, sheets)
-        for name, rows in sheets.items():
-            _findings_sheet(workbook.add_worksheet(name), formats, rows)
-    finally:
-        workbook.close()
+class Workbook:
+    """findings.xlsx as it is written: the findings sheets at once, the summary sheet
+    (the first tab, added first) once the summary is known, which on a large run takes
+    seconds to work out (`close`)."""
+
+    def __init__(self, path: Path, findings: pl.DataFrame) -> None:
+        self._book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+        self._formats = {
+            "header": self._book.add_format({"bold": True, "bg_color": "#F3F5F8", "bottom": 1}),
+            "date": self._book.add_format({"num_format": "yyyy-mm-dd"}),
+            "usd": self._book.add_format({"num_format": "$#,##0.00"}),
+            "link": self._book.add_format({"font_color": "blue", "underline": 1}),
+        }
+        try:
+            # In constant-memory mode each sheet keeps its own rows, so the summary
+            # sheet can be filled last.
+            self._summary = self._book.add_worksheet("Summary")
+            self._sheets = _rule_sheets(findings)
+            for name, rows in self._sheets.items():
+                _findings_sheet(self._book.add_worksheet(name), self._formats, rows)
+        except BaseException:
+            self._book.close()
+            raise
+
+    def close(self, summary: dict[str, Any]) -> None:
+        try:
+            _summary_sheet(self._summary, self._formats, summary, self._sheets)
+        finally:
+            self._book.close()
+
+
+# A process of its own writes a large workbook in two calls, the findings sheets
+# (`start_apart`), then the summary (`finish_apart`) once the report has worked it out;
+# its pool has this one process, which holds the workbook open between them.
+_open: Workbook | None = None
+
+
+def start_apart(path: Path, findings: pl.DataFrame) -> None:
+    global _open
+    _open = Workbook(path, findings)
+
+
+def finish_apart(summary: dict[str, Any]) -> None:
+    global _open
+    workbook, _open = _open, None
+    if workbook is not None:  # None: starting failed, and the report says why
+        workbook.close(summary)
 
 
 def _rule_sheets(findings: pl.DataFrame) -> dict[str, pl.DataFrame]:
@@ -53,12 +85,11 @@ def _rule_sheets(findings: pl.DataFrame) -> dict[str, pl.DataFrame]:
 
 
 def _summary_sheet(
-    workbook: xlsxwriter.Workbook,
+    sheet: Worksheet,
     formats: dict[str, Format],
     summary: dict[str, Any],
     sheets: dict[str, pl.DataFrame],
 ) -> None:
-    sheet = workbook.add_worksheet("Summary")
     audited = summary["audited"]
     facts = [
         ("Run", summary["run_id"]),
