@@ -96,18 +96,18 @@ starts AS (
 ),
 -- Only an episode's first visit has a start reason, so the latest start so far is the
 -- first visit of this visit's episode: its day, number and reason come with it (a
--- DuckDB struct, the greatest by date), in the same pass that numbers the episodes.
+-- DuckDB struct, the last one so far), in the same pass that numbers the episodes.
 numbered AS (
     SELECT
         *,
         CAST(SUM(CASE WHEN start_reason IS NOT NULL THEN 1 ELSE 0 END) OVER so_far AS INTEGER)
             AS episode_number,
-        MAX(
+        LAST_VALUE(
             CASE WHEN start_reason IS NOT NULL THEN {
                 'service_date': service_date,
                 'visit_number': visit_number,
                 'start_reason': start_reason
-            } END
+            } END IGNORE NULLS
         ) OVER so_far AS episode_first
     FROM starts
     WINDOW so_far AS (
