@@ -62,7 +62,8 @@ def load(claims: list[Path], timelogs: list[Path], db: Path, config: Config) -> 
             )
             tallies = [_store_input(con, run_id, item, staging, timer) for item in staged]
             store.keep_rejects(con, staging)
-            store.scope_of_inputs(con, run_id)
+            with timer.stage("load: scope of the run"):
+                store.scope_of_inputs(con, run_id)
             timer.save(con, run_id)
             con.execute("UPDATE runs SET loaded_at = ? WHERE run_id = ?", [store.utc_now(), run_id])
     finally:
