@@ -73,8 +73,10 @@ def test_exports_loaded_before_are_skipped_unread_and_still_reported(tmp_path, n
         counts = [source[c] for c in ("rows_read", "rows_accepted", "rows_rejected", "rows_new")]
         assert counts == [0, 0, 0, 0] and source["reconciled"]
     assert second["totals"]["files_skipped"] == 2 and second["totals"]["rows_read"] == 0
-    # Nothing was read or validated: no load stage was timed, no row changed hands.
-    assert not [t for t in second["timings"] if t["stage"].startswith("load:")]
+    # Nothing was read or validated: no load stage was timed but the one that records
+    # the run's scope (the skipped files' claims), and no row changed hands.
+    load_stages = [t["stage"] for t in second["timings"] if t["stage"].startswith("load:")]
+    assert load_stages == ["load: scope of the run"]
     assert loaded_run_ids(tmp_path / "store.duckdb") == {first["run_id"]}
     # The skipped files' claims are still the run's: the same findings, the same ids.
     second_findings = findings(tmp_path)
