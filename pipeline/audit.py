@@ -221,9 +221,12 @@ def _derived_in_store(
     store's tables alone."""
     held = set()
     for path in _derived(across_patients=False):
-        name, sql = _table_name(path), path.read_text()
+        name = _table_name(path)
+        if name not in tables:
+            continue
+        sql = path.read_text()
         probe = f"SELECT 1 FROM (\n{sql}\n) LIMIT 1"
-        if name in tables and first_row(con, probe, bind(sql, catalog.params, str(path))):
+        if first_row(con, probe, bind(sql, catalog.params, str(path))):
             held.add(name)
     return held
 
@@ -248,11 +251,10 @@ def _audit_some_patients(con: duckdb.DuckDBPyConnection, patients: Patients | No
         return False
     of_days, of_claims = patients.of_days, patients.of_claims
     con.execute(f"CREATE OR REPLACE TEMP TABLE {AUDITED_PATIENTS} AS {of_days.sql}", of_days.params)
-    left_out = _left_out(con)
+    stored, left_out = _stored_and_left_out(con)
     if left_out:
         con.execute(f"INSERT INTO {AUDITED_PATIENTS} {of_claims.sql}", of_claims.params)
-        left_out = _left_out(con)
-    (stored,) = first_row(con, f"SELECT count(*) FROM {STORED_PATIENTS}")
+        stored, left_out = _stored_and_left_out(con)
     log.info(
         "flag: the rules per patient run for %d of the store's %d patients with claims "
         "(those the run's scope covers)",
@@ -267,12 +269,15 @@ def _audit_some_patients(con: duckdb.DuckDBPyConnection, patients: Patients | No
     return left_out > 0
 
 
-def _left_out(con: duckdb.DuckDBPyConnection) -> int:
-    """The store's patients with claims that are not among the audited."""
-    (count,) = first_row(
-        con, f"SELECT count(*) FROM {STORED_PATIENTS} WHERE NOT {_audited(some=True)}"
+def _stored_and_left_out(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """The store's patients with claims, and how many of them are not among the
+    audited: one pass over the store's patients."""
+    stored, left_out = first_row(
+        con,
+        f"SELECT count(*), count(*) FILTER (WHERE NOT {_audited(some=True)}) "
+        f"FROM {STORED_PATIENTS}",
     )
-    return count
+    return stored, left_out
 
 
 def _audited(some: bool) -> str:

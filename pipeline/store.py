@@ -331,9 +331,21 @@ def keep_first_of_keys(
     so the cost is one aggregation over the file, spared when the file's key hashes
     say no key repeats (`may_repeat`, pipeline/keys.py).
     """
-    if not may_repeat:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {KEPT} AS SELECT * FROM {staged}")
-        return 0
+    repeated = _reject_repeated_keys(con, staged, kind, source_file, run_id) if may_repeat else 0
+    kept = (
+        f"SELECT * FROM {staged} WHERE row_number NOT IN (SELECT row_number FROM repeated_rows)"
+        if repeated
+        else f"SELECT * FROM {staged}"
+    )
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {KEPT} AS {kept}")
+    return repeated
+
+
+def _reject_repeated_keys(
+    con: duckdb.DuckDBPyConnection, staged: str, kind: InputKind, source_file: str, run_id: str
+) -> int:
+    """The staged rows after the first of their key, as rejects and as the temporary
+    table repeated_rows; returns how many."""
     key = ", ".join(kind.key)
     con.execute(
         f"""
@@ -347,7 +359,7 @@ def keep_first_of_keys(
         WHERE s.row_number > r.first_row
         """
     )
-    repeated = con.execute(
+    return con.execute(
         "INSERT INTO rejects SELECT $run_id, $source_file, row_number, $column, value, $reason "
         "FROM repeated_rows",
         {
@@ -357,13 +369,6 @@ def keep_first_of_keys(
             "reason": kind.repeat_reason,
         },
     ).fetchall()[0][0]
-    kept = (
-        f"SELECT * FROM {staged} WHERE row_number NOT IN (SELECT row_number FROM repeated_rows)"
-        if repeated
-        else f"SELECT * FROM {staged}"
-    )
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {KEPT} AS {kept}")
-    return repeated
 
 
 def forget_kept(con: duckdb.DuckDBPyConnection) -> None:
