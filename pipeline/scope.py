@@ -115,6 +115,19 @@ class Scope:
             of_claims=Query(of_claims, bind(of_claims, params, "run scope")),
         )
 
+    def lines_run(self, con: duckdb.DuckDBPyConnection, run_id: str) -> str | None:
+        """What to give `claim_lines_in_force` for the claim lines of this scope: the
+        run, or None when the scope is every claim of the store (its files' scope on a
+        store holding only their rows, as on a first load). Then no line is looked up
+        among the scope's claims: 1.5 s of the report on a first load of 10M lines."""
+        if self.kind == INPUTS and not store.first_row(
+            con,
+            "SELECT 1 FROM claim_lines WHERE loaded_run_id <> $run_id LIMIT 1",
+            {"run_id": run_id},
+        ):
+            return None
+        return run_id
+
     def _rows(self, con: duckdb.DuckDBPyConnection, run_id: str) -> _Rows:
         if self.kind != INPUTS:
             return _WIDE

@@ -8,6 +8,7 @@ import polars as pl
 
 from pipeline.catalog import SEVERITIES, Catalog
 from pipeline.reference import CPT_FILE, REFERENCE_DIR
+from pipeline.scope import Scope
 from pipeline.store import frame
 
 # The unit rules between them speak for every unsupported timed unit, each unit once
@@ -20,7 +21,7 @@ MISSED_UNIT_RULE = "UNITS_UNDERBILLED"
 # Timed units billed per rendering provider on the run's own claims.
 BILLED_UNITS = """
 SELECT l.rendering_npi AS provider_npi, CAST(sum(l.units) AS BIGINT) AS units_billed
-FROM claim_lines_in_force($run_id) AS l
+FROM claim_lines_in_force($lines_run) AS l
 JOIN timed_codes USING (cpt_code)
 GROUP BY l.rendering_npi
 """
@@ -74,7 +75,8 @@ def provider_units(
     )
     con.register("timed_codes", timed.select("cpt_code"))
     try:
-        billed = frame(con, BILLED_UNITS, {"run_id": run_id})
+        lines_run = Scope.of_run(con, run_id).lines_run(con, run_id)
+        billed = frame(con, BILLED_UNITS, {"lines_run": lines_run})
     finally:
         con.unregister("timed_codes")
     flagged = findings.group_by("provider_npi").agg(

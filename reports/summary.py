@@ -70,8 +70,8 @@ def build_summary(
     period = first_row(
         con,
         "SELECT min(service_date), max(service_date), count(DISTINCT claim_id), count(*) "
-        "FROM claim_lines_in_force($run_id)",
-        params,
+        "FROM claim_lines_in_force($lines_run)",
+        {"lines_run": scope.lines_run(con, run_id)},
     )
     totals = {
         column: int(inputs[column].sum())

@@ -3,6 +3,7 @@ finding ids, and the stages run as separate jobs."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ import polars as pl
 
 from pipeline import store
 from pipeline.cli import main
+from pipeline.scope import ALL, Scope
 from pipeline.staging import Staging
 from tests.conftest import back_to_back, claim, segment, write_csv
 
@@ -112,6 +114,34 @@ def test_a_run_reports_its_own_claims_with_the_store_as_context(tmp_path, cli):
     # C1's finding belongs to the first run; this run's claim C2 is clean.
     assert outputs.findings.is_empty()
     assert outputs.summary["audited"]["claims"] == 1
+
+
+def test_a_run_reads_the_whole_store_as_its_lines_only_when_it_loaded_every_one(tmp_path, cli):
+    """Scope.lines_run: a first load's files hold every stored claim, so its lines are
+    the store's; once another run has loaded lines, each run keeps to its own claims,
+    the first one too when it is reported again."""
+    timelogs = write_csv(
+        tmp_path / "t.csv", [*SEGMENTS, segment("97110", 30, patient="P2", start="09:00")]
+    )
+    first = cli([write_csv(tmp_path / "day1.csv", OVERBILLED)], [timelogs])
+    first_run = first.summary["run_id"]
+    with duckdb.connect(str(first.db)) as con:
+        assert Scope().lines_run(con, first_run) is None
+    assert first.summary["audited"]["claims"] == 1
+    assert first.summary["audited"]["claim_lines"] == 2
+
+    other = [claim("97110", 2, claim_id="C2", patient="P2")]
+    second = cli([write_csv(tmp_path / "day2.csv", other)], [timelogs])
+    with duckdb.connect(str(second.db)) as con:
+        assert Scope().lines_run(con, first_run) == first_run
+        assert Scope().lines_run(con, second.summary["run_id"]) == second.summary["run_id"]
+        assert Scope(ALL).lines_run(con, first_run) == first_run
+    assert second.summary["audited"]["claim_lines"] == 1
+    again = main(["report", "--db", str(second.db), "--run-id", first_run, "--out",
+                  str(tmp_path / "again"), "--quiet"])  # fmt: skip
+    assert again == 0
+    summary = json.loads((tmp_path / "again" / "summary.json").read_text())
+    assert (summary["audited"]["claims"], summary["audited"]["claim_lines"]) == (1, 2)
 
 
 def test_a_runs_lines_in_force_are_the_audited_lines_of_its_claims(tmp_path, cli):
