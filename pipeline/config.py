@@ -108,7 +108,6 @@ def _report(section: dict[str, Any], source: str) -> dict[str, Any]:
         ("max_findings_per_rule", "findings"),
         ("evidence_per_rule", "findings"),
         ("rejects_per_reason", "rows"),
-        ("workbook_process_findings", "findings"),
     ):
         _count(section, "report", key, what, source, least=0)
     return dict(section)

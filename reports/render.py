@@ -10,22 +10,17 @@ real ids.
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import json
 import logging
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, wait
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import polars as pl
 
-from pipeline import machine, progress
+from pipeline import progress
 from pipeline.catalog import Catalog
 from pipeline.changes import compare
 from pipeline.columns import FINDINGS_COLUMNS
@@ -72,16 +67,9 @@ def write_outputs(
         gone = pseudonymize(gone, pseudonyms, known)
         rejects = pseudonymize_rejects(rejects, pseudonyms)
         log.info("report: patient ids pseudonymized in every output")
-    threshold = int(config.report["workbook_process_findings"])
-    # Apart only where another core can write it while this one goes on.
-    apart = machine.cores() > 1 and findings.height >= threshold
-    # Begun before the summary (which names no patient) is worked out, seconds on a
-    # large store: its process writes the findings sheets meanwhile.
-    workbook = _Workbook(out / "findings.xlsx", findings, apart=apart)
     temporaries: list[Path] = []
     try:
         summary = build_summary(con, run_id, catalog, findings, changes)
-        workbook.summarize(summary)
         progress.show("report: evidence")
         found = evidence.collect(con, with_evidence, config, catalog)
         if pseudonyms is not None:
@@ -111,67 +99,21 @@ def write_outputs(
                 json.dumps(summary, indent=2, default=str) + "\n"
             ),
             "report.html": lambda p: p.write_text(html, encoding="utf-8"),
+            "findings.xlsx": lambda p: xlsx.write(p, findings, summary),
         }
-        files = len(writers) + 1
         for number, (name, writer) in enumerate(writers.items(), 1):
-            progress.show(f"report: writing {name} ({number} of {files})")
+            progress.show(f"report: writing {name} ({number} of {len(writers)})")
             temporaries.append(_temporary(out / name))
             writer(temporaries[-1])
-        progress.show(f"report: writing findings.xlsx ({files} of {files})")
-        workbook.finish()
         # Every file is written under a temporary name, and all are renamed into place
         # once all are written: a report that fails leaves the outputs as they were.
-        written = [*(out / name for name in writers), workbook.path]
+        written = [out / name for name in writers]
         for path in written:
             os.replace(_temporary(path), path)
     finally:
-        workbook.discard()
         for temporary in temporaries:
             temporary.unlink(missing_ok=True)
     return written
-
-
-class _Workbook:
-    """findings.xlsx. xlsxwriter spends about 5 µs a cell, all of it in Python (8 s for
-    87,000 findings), so with many findings a process of its own writes the workbook
-    while this one makes the rest of the report: its findings sheets from the start,
-    its summary sheet once this one has worked the summary out. It is written under a
-    temporary name, like the other files, which `discard` removes if the report fails."""
-
-    def __init__(self, path: Path, findings: pl.DataFrame, *, apart: bool) -> None:
-        self.path, self.temporary = path, _temporary(path)
-        self.findings = findings
-        self.summary: dict[str, Any] = {}
-        self.pending: list[Future[None]] = []
-        self.pool = machine.process_pool(1) if apart else None
-        if self.pool is not None:
-            self.pending.append(self.pool.submit(xlsx.start_apart, self.temporary, findings))
-
-    def summarize(self, summary: dict[str, Any]) -> None:
-        """The summary sheet's content, as it is now: the report goes on adding to the
-        summary (a process gets it pickled later, by the pool's own thread)."""
-        self.summary = copy.deepcopy(summary)
-        if self.pool is None:
-            return
-        # A process already gone breaks the pool: `finish` says so.
-        with contextlib.suppress(BrokenProcessPool):
-            self.pending.append(self.pool.submit(xlsx.finish_apart, self.summary))
-        self.pool.shutdown(wait=False)  # its process ends with the workbook written
-
-    def finish(self) -> None:
-        """The workbook written, under its temporary name."""
-        if self.pool is None:
-            xlsx.Workbook(self.temporary, self.findings).close(self.summary)
-        for pending in self.pending:
-            machine.result(pending, f"{self.path}: writing it")
-
-    def discard(self) -> None:
-        """Whatever is left of an unfinished workbook: once its process has stopped
-        writing, which it may do after this one failed."""
-        wait(self.pending)
-        if self.pool is not None:
-            self.pool.shutdown(wait=True)  # ends it, if no summary was sent
-        self.temporary.unlink(missing_ok=True)
 
 
 def _temporary(path: Path) -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import multiprocessing
 import re
 import zipfile
 from pathlib import Path
@@ -14,7 +13,6 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipeline import machine
 from pipeline.catalog import load_catalog
 from pipeline.cli import main
 from pipeline.config import load_config
@@ -24,7 +22,6 @@ from tests.conftest import (
     back_to_back,
     claim,
     needs_chromium,
-    processes_killed_as_they_start,
     segment,
     write_csv,
 )
@@ -205,53 +202,18 @@ def test_findings_workbook_has_a_summary_and_a_sheet_per_rule(overbilled):
     assert re.search(r'<col min="13" max="13" width="(\d+)', sheet)  # the message, sized
 
 
-def _sheets(path: Path) -> dict[str, bytes]:
-    """The workbook's parts, but for its properties (which carry the time it was made)."""
-    with zipfile.ZipFile(path) as book:
-        return {n: book.read(n) for n in book.namelist() if not n.startswith("docProps/")}
+def test_a_report_that_fails_leaves_no_output_behind(tmp_path, overbilled, monkeypatch):
+    """The workbook is written last: every other file was written under its temporary
+    name by then, and none is left."""
 
-
-def _report_apart(tmp_path: Path, db: Path, out: Path) -> int:
-    """Report the run again, its workbook written by a process of its own."""
-    config = tmp_path / "apart.toml"
-    config.write_text("[report]\nworkbook_process_findings = 1\n")
-    return main(["report", "--db", str(db), "--out", str(out), "--config", str(config)])
-
-
-def test_a_workbook_written_by_a_process_of_its_own_is_the_same(tmp_path, overbilled):
-    apart = tmp_path / "apart"
-    assert _report_apart(tmp_path, overbilled.db, apart) == 0
-    assert _sheets(apart / "findings.xlsx") == _sheets(overbilled.out / "findings.xlsx")
-    names = sorted(p.name for p in apart.iterdir())
-    assert names == sorted(p.name for p in overbilled.out.iterdir())
-
-
-def test_a_report_that_fails_leaves_no_workbook_behind(tmp_path, overbilled, monkeypatch):
     def broken(*args, **kwargs):
-        raise RuntimeError("the page cannot be made")
+        raise RuntimeError("the workbook cannot be made")
 
-    monkeypatch.setattr("reports.page.render", broken)
+    monkeypatch.setattr("reports.xlsx.write", broken)
     out = tmp_path / "failed"
-    with pytest.raises(RuntimeError, match="the page cannot be made"):
-        _report_apart(tmp_path, overbilled.db, out)
-    for process in multiprocessing.active_children():
-        process.join()  # the workbook's process, had the report not waited for it
-    assert list(out.iterdir()) == []  # the workbook was written and is gone
-
-
-@pytest.mark.skipif(machine.cores() < 2, reason="the workbook is written apart on 2+ cores")
-def test_a_workbook_process_killed_stops_the_report_and_writes_no_output(
-    tmp_path, overbilled, capsys
-):
-    out = tmp_path / "killed"
-    with processes_killed_as_they_start() as killed:
-        assert _report_apart(tmp_path, overbilled.db, out) == 1
-    assert killed
-    assert (
-        f"ptaudit: error: {out / 'findings.xlsx'}: writing it: the process doing it stopped "
-        "before it finished (killed, most often by the system for want of memory)\n"
-    ) in capsys.readouterr().err
-    assert list(out.iterdir()) == []  # no output written, not even in part
+    with pytest.raises(RuntimeError, match="the workbook cannot be made"):
+        main(["report", "--db", str(overbilled.db), "--out", str(out), "--quiet"])
+    assert list(out.iterdir()) == []
 
 
 # --- a run with 100,000 findings -----------------------------------------------------

@@ -236,8 +236,6 @@ BAD_CONFIGURATIONS = {
                    "[store] batch_rows must be a whole number of rows, 1 or more"),
     "837P parts": ('[store]\nx12_part_segments = "many"\n',
                    "[store] x12_part_segments must be a whole number of segments, 1 or more"),
-    "workbook": ("[report]\nworkbook_process_findings = -1\n",
-                 "workbook_process_findings must be a whole number of findings, 0 or more"),
 }  # fmt: skip
 
 
