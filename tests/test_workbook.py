@@ -180,3 +180,20 @@ def test_the_summary_sheet_comes_first_and_links_to_each_rule(tmp_path):
     link = summary["A12"]
     assert (link.value, link.hyperlink.location) == ("UNITS_OVERBILLED", "'UNITS_OVERBILLED'!A1")
     book.close()
+
+
+def test_each_rules_rows_land_on_its_own_sheet(tmp_path):
+    findings = _findings(6).with_columns(
+        rule_id=pl.when(pl.int_range(pl.len()) % 2 == 0)
+        .then(pl.lit("UNITS_OVERBILLED"))
+        .otherwise(pl.lit("TIME_LOG_MISSING"))
+    )
+    path = tmp_path / "findings.xlsx"
+    xlsx.write(path, findings, SUMMARY)
+    book = openpyxl.load_workbook(path, read_only=True)
+    for rule_id in ("UNITS_OVERBILLED", "TIME_LOG_MISSING"):
+        _, *rows = book[rule_id].iter_rows(values_only=True)
+        expected = findings.filter(pl.col("rule_id") == rule_id)["finding_id"].to_list()
+        assert [row[0] for row in rows] == expected
+        assert {row[1] for row in rows} == {rule_id}
+    book.close()
