@@ -18,7 +18,7 @@ import duckdb
 import polars as pl
 
 from pipeline.catalog import bind
-from pipeline.columns import InputKind
+from pipeline.columns import CLAIMS, InputKind
 from pipeline.errors import UsageError
 from pipeline.staging import Staging
 
@@ -276,15 +276,18 @@ def write_scope(
     claims: str,
     days: str,
     params: dict[str, object],
+    *,
+    claims_distinct: bool = False,
 ) -> None:
-    """Make the run's scope rows those of two SELECTs, of claim ids and of patient-days
-    (patient_id, service_date), with `params` and $run_id to bind; the caller owns the
-    transaction."""
+    """Make the run's scope rows those of two SELECTs, of claim ids (`claims_distinct`
+    when it gives each claim once) and of patient-days (patient_id, service_date), with
+    `params` and $run_id to bind; the caller owns the transaction."""
     params = {**params, "run_id": run_id}
+    distinct = "" if claims_distinct else "DISTINCT"
     for statement in (
         "DELETE FROM run_scope_claims WHERE run_id = $run_id",
         "DELETE FROM run_scope_days WHERE run_id = $run_id",
-        f"INSERT INTO run_scope_claims SELECT DISTINCT $run_id, claim_id FROM ({claims})",
+        f"INSERT INTO run_scope_claims SELECT {distinct} $run_id, claim_id FROM ({claims})",
         "INSERT INTO run_scope_days "
         f"SELECT DISTINCT $run_id, patient_id, service_date FROM ({days})",
     ):
@@ -292,8 +295,17 @@ def write_scope(
 
 
 def scope_of_inputs(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
-    """The run's scope: the union of its input files' scopes, skipped files included."""
-    write_scope(con, run_id, INPUT_SCOPE_CLAIMS, INPUT_SCOPE_DAYS, {})
+    """The run's scope: the union of its input files' scopes, skipped files included.
+    A file's claims are each kept once, so those of a run with one claims file (most
+    runs) need no DISTINCT: 1 s of a first load of 10M lines."""
+    (claims_files,) = first_row(
+        con,
+        "SELECT count(DISTINCT checksum) FROM run_inputs WHERE run_id = $run_id AND kind = $claims",
+        {"run_id": run_id, "claims": CLAIMS.name},
+    )
+    write_scope(
+        con, run_id, INPUT_SCOPE_CLAIMS, INPUT_SCOPE_DAYS, {}, claims_distinct=claims_files <= 1
+    )
 
 
 def utc_now() -> datetime:

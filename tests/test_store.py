@@ -144,6 +144,27 @@ def test_a_run_reads_the_whole_store_as_its_lines_only_when_it_loaded_every_one(
     assert (summary["audited"]["claims"], summary["audited"]["claim_lines"]) == (1, 2)
 
 
+def test_a_runs_scope_holds_each_of_its_claims_once(tmp_path, cli):
+    """Each file's claims are kept once (a claim has several lines); a run's scope is
+    copied from its one claims file as it is, and made distinct across several."""
+    timelogs = write_csv(tmp_path / "t.csv", SEGMENTS)
+    first_run = cli([write_csv(tmp_path / "one.csv", OVERBILLED)], [timelogs]).summary["run_id"]
+    second = [claim("97140", 1, line=2, claim_id="C2"), claim("97112", 1, claim_id="C3")]
+    split = [
+        write_csv(tmp_path / "a.csv", [claim("97110", 3, claim_id="C2")]),
+        write_csv(tmp_path / "b.csv", second),
+    ]
+    two = cli(split, [timelogs])
+    with duckdb.connect(str(two.db)) as con:
+        scopes = con.execute(
+            "SELECT run_id, list_sort(list(claim_id)) FROM run_scope_claims GROUP BY run_id"
+        ).fetchall()
+    assert dict(scopes) == {
+        first_run: ["C1"],
+        two.summary["run_id"]: ["C2", "C3"],
+    }
+
+
 def test_a_runs_lines_in_force_are_the_audited_lines_of_its_claims(tmp_path, cli):
     """claim_lines_in_force(run) picks the run's claims first, then their versions: the
     same rows as the store's audited lines of those claims, after a replacement and a
