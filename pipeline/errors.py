@@ -10,6 +10,6 @@ class UsageError(Exception):
 
 
 class ProcessLost(Exception):
-    """A process of the run's own (reading part of an X12 file, writing the workbook)
-    stopped before its work was done: killed, most often by the system for want of
-    memory. The run stops with exit code 1 and one line naming the work."""
+    """A process of the run's own (reading part of an X12 file) stopped before its work
+    was done: killed, most often by the system for want of memory. The run stops with
+    exit code 1 and one line naming the work."""

@@ -1,5 +1,5 @@
 """What the machine lets a run use beside its own process: its cores, and processes of
-its own for work that is Python through and through (reading X12, writing a workbook)."""
+its own for work that is Python through and through (reading X12)."""
 
 from __future__ import annotations
 
