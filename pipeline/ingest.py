@@ -19,12 +19,13 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
-from pipeline import x12
+from pipeline import machine, x12
 from pipeline.columns import MODIFIER_COLUMNS, InputKind
 from pipeline.errors import UsageError
 
@@ -66,12 +67,19 @@ class RawInput:
     reader: Callable[[int, x12.Parts | None], Iterator[pl.DataFrame]] | None = None
 
 
-def read_inputs(paths: list[Path], kind: InputKind, mapping: dict[str, str]) -> list[RawInput]:
-    return [read_input(path, kind, mapping) for path in paths]
+def read_inputs(files: list[tuple[Path, InputKind]], mapping: dict[str, str]) -> list[RawInput]:
+    """Each export's header checked, in order. Their checksums are worked out first, side
+    by side: hashing and reading a file let other threads run, and a checksum reads the
+    whole file (0.8 s for 10M claim lines as CSV)."""
+    with ThreadPoolExecutor(machine.cores()) as pool:
+        checksums = list(pool.map(_checksum, [path for path, _ in files]))
+    return [
+        read_input(path, kind, mapping, checksum)
+        for (path, kind), checksum in zip(files, checksums, strict=True)
+    ]
 
 
-def read_input(path: Path, kind: InputKind, mapping: dict[str, str]) -> RawInput:
-    checksum = _checksum(path)
+def read_input(path: Path, kind: InputKind, mapping: dict[str, str], checksum: str) -> RawInput:
     with path.open("rb") as fh:
         head = fh.read(4096)
     if x12.starts_interchange(head):

@@ -45,9 +45,8 @@ def load(claims: list[Path], timelogs: list[Path], db: Path, config: Config) -> 
     """
     started = datetime.now(UTC).replace(microsecond=0)
     timer = StageTimer()
-    inputs = read_inputs(claims, CLAIMS, config.columns) + read_inputs(
-        timelogs, TIMELOGS, config.columns
-    )
+    files = [(path, CLAIMS) for path in claims] + [(path, TIMELOGS) for path in timelogs]
+    inputs = read_inputs(files, config.columns)
     run_id = f"{started:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
     con = store.connect(db, config.store.get("memory_limit"))
     staging = Staging(db)
