@@ -197,3 +197,26 @@ def test_each_rules_rows_land_on_its_own_sheet(tmp_path):
         assert [row[0] for row in rows] == expected
         assert {row[1] for row in rows} == {rule_id}
     book.close()
+
+
+def test_a_sheet_that_could_pass_the_zip_limit_is_written_as_zip64(tmp_path, monkeypatch):
+    findings = _findings(len(TEXTS))
+    small, large = tmp_path / "small.xlsx", tmp_path / "large.xlsx"
+    xlsx.write(small, findings, SUMMARY)
+    monkeypatch.setattr(xlsx, "ZIP_LIMIT", 10_000)
+    xlsx.write(large, findings, SUMMARY)
+    assert _with_local_extra(small) == []
+    assert _with_local_extra(large) == ["xl/worksheets/sheet2.xml"]  # its ZIP64 sizes
+    assert _cells(large, "UNITS_OVERBILLED") == _cells(small, "UNITS_OVERBILLED")
+
+
+def _with_local_extra(path: Path) -> list[str]:
+    """The parts whose local file header carries an extra field (ZIP64's sizes)."""
+    data = path.read_bytes()
+    with zipfile.ZipFile(path) as book:
+        infos = book.infolist()
+    return [
+        info.filename
+        for info in infos
+        if int.from_bytes(data[info.header_offset + 28 : info.header_offset + 30], "little")
+    ]
