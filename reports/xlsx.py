@@ -34,7 +34,7 @@ MAX_NAME = 31
 MAX_WIDTH = 80
 RULE_COLUMNS = ("rule_id", "title", "severity", "status", "findings", "amount_at_risk", "note")
 # Findings rows made into XML at a time: memory holds one chunk's text.
-CHUNK_ROWS = 50_000
+CHUNK_ROWS = 20_000
 # Excel's longest text, in UTF-16 code units; a string of fewer characters than half of
 # it cannot be longer.
 MAX_TEXT_UNITS = 32_767
