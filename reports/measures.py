@@ -8,7 +8,6 @@ import polars as pl
 
 from pipeline.catalog import SEVERITIES, Catalog
 from pipeline.reference import CPT_FILE, REFERENCE_DIR
-from pipeline.scope import Scope
 from pipeline.store import frame
 
 # The unit rules between them speak for every unsupported timed unit, each unit once
@@ -18,7 +17,8 @@ from pipeline.store import frame
 UNSUPPORTED_UNIT_RULES = ("UNITS_OVERBILLED", "UNITS_UNDER_8_MIN", "TIME_LOG_MISSING")
 MISSED_UNIT_RULE = "UNITS_UNDERBILLED"
 
-# Timed units billed per rendering provider on the run's own claims.
+# Timed units billed per rendering provider on the run's own claims ($lines_run, as
+# claim_lines_in_force takes it: Scope.lines_run).
 BILLED_UNITS = """
 SELECT l.rendering_npi AS provider_npi, CAST(sum(l.units) AS BIGINT) AS units_billed
 FROM claim_lines_in_force($lines_run) AS l
@@ -66,7 +66,7 @@ def by_week(findings: pl.DataFrame) -> pl.DataFrame:
 
 
 def provider_units(
-    con: duckdb.DuckDBPyConnection, run_id: str, findings: pl.DataFrame
+    con: duckdb.DuckDBPyConnection, lines_run: str | None, findings: pl.DataFrame
 ) -> pl.DataFrame:
     """Per rendering provider: timed units billed, unsupported, missed, supported, and
     the share of billed units flagged, most flagged first."""
@@ -75,7 +75,6 @@ def provider_units(
     )
     con.register("timed_codes", timed.select("cpt_code"))
     try:
-        lines_run = Scope.of_run(con, run_id).lines_run(con, run_id)
         billed = frame(con, BILLED_UNITS, {"lines_run": lines_run})
     finally:
         con.unregister("timed_codes")

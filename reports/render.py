@@ -25,6 +25,7 @@ from pipeline.catalog import Catalog
 from pipeline.changes import compare
 from pipeline.columns import FINDINGS_COLUMNS
 from pipeline.config import Config
+from pipeline.scope import Scope
 from pipeline.store import frame
 from reports import evidence, measures, page, xlsx
 from reports.pseudonym import Pseudonymizer, pseudonymize, pseudonymize_rejects
@@ -69,12 +70,14 @@ def write_outputs(
         log.info("report: patient ids pseudonymized in every output")
     temporaries: list[Path] = []
     try:
-        summary = build_summary(con, run_id, catalog, findings, changes)
+        # The run's claim lines, for the summary's period and the providers' totals.
+        lines_run = Scope.of_run(con, run_id).lines_run(con, run_id)
+        summary = build_summary(con, run_id, catalog, findings, changes, lines_run)
         progress.show("report: evidence")
         found = evidence.collect(con, with_evidence, config, catalog)
         if pseudonyms is not None:
             found = found.map(lambda rows: pseudonymize(rows, pseudonyms))
-        provider_units = measures.provider_units(con, run_id, findings)
+        provider_units = measures.provider_units(con, lines_run, findings)
         progress.show("report: report.html")
         html = page.render(
             summary,

@@ -28,7 +28,10 @@ def build_summary(
     catalog: Catalog,
     findings: pl.DataFrame,
     changes: Changes,
+    lines_run: str | None,
 ) -> dict[str, Any]:
+    """The run in numbers; its audited period is that of the claim lines in force of
+    `lines_run` (Scope.lines_run)."""
     params = {"run_id": run_id}
     scope = Scope.of_run(con, run_id)
     run = first_row(
@@ -71,7 +74,7 @@ def build_summary(
         con,
         "SELECT min(service_date), max(service_date), count(DISTINCT claim_id), count(*) "
         "FROM claim_lines_in_force($lines_run)",
-        {"lines_run": scope.lines_run(con, run_id)},
+        {"lines_run": lines_run},
     )
     totals = {
         column: int(inputs[column].sum())

@@ -31,7 +31,9 @@ therapy_lines AS (
 -- number: a single aggregate over the segments, where the set of disciplines as rows
 -- would take three passes (and a list per code-day costs more than all of them).
 discipline_bits AS (
-    SELECT discipline, CAST(1 AS BIGINT) << CAST(ROW_NUMBER() OVER (ORDER BY discipline) - 1 AS INTEGER) AS bit
+    SELECT
+        discipline,
+        CAST(1 AS BIGINT) << CAST(ROW_NUMBER() OVER (ORDER BY discipline) - 1 AS INTEGER) AS bit
     FROM (SELECT DISTINCT discipline FROM role_modifiers) AS disciplines
 ),
 role_bits AS (
