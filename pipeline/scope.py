@@ -110,9 +110,14 @@ class Scope:
         rows, params = self._rows(con, run_id), self._params(run_id)
         of_days = f"SELECT DISTINCT patient_id FROM ({rows.days})"
         of_claims = f"SELECT patient_id FROM claim_lines WHERE claim_id IN ({rows.claims})"
+        days = (
+            f"SELECT patient_id, service_date FROM ({rows.days}) UNION "
+            f"SELECT patient_id, service_date FROM claim_lines WHERE claim_id IN ({rows.claims})"
+        )
         return Patients(
             of_days=Query(of_days, bind(of_days, params, "run scope")),
             of_claims=Query(of_claims, bind(of_claims, params, "run scope")),
+            days=Query(days, bind(days, params, "run scope")),
         )
 
     def lines_run(self, con: duckdb.DuckDBPyConnection, run_id: str) -> str | None:
@@ -151,10 +156,14 @@ class Query:
 class Patients:
     """A scope's patients, the union of two queries of patient ids: those of its
     patient-days, the cheaper (on a first load already every patient), and those of its
-    claims in any version (a claim's later version may name another patient)."""
+    claims in any version (a claim's later version may name another patient).
+
+    `days` are the patient-days a finding can be in scope on: the scope's own, and those
+    of its claims' lines in any version (for a finding that names a claim)."""
 
     of_days: Query
     of_claims: Query
+    days: Query
 
 
 def _day(text: str) -> date:
