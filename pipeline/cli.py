@@ -2,7 +2,7 @@
 
 Exit codes: 0 a clean run (with findings or without), 2 unusable input or
 configuration (one line on stderr names the file and the problem), 1 a fault of the
-program.
+program or of the machine (out of disk or memory: one line on stderr says which).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pipeline import logs, progress, run
 from pipeline.config import load_config
-from pipeline.errors import ProcessLost, UsageError
+from pipeline.errors import ProcessLost, UsageError, out_of_room
 from pipeline.scope import Scope
 from reports.pseudonym import KEY_VARIABLE, Pseudonymizer
 
@@ -27,18 +27,22 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logs.configure(quiet=args.quiet, as_json=args.log_json)
     progress.configure(quiet=args.quiet, as_json=args.log_json)
+    stage = args.command
     try:
         config = load_config(args.config)
         # Checked before any work, so a missing key stops the run with nothing written.
         pseudonyms = Pseudonymizer.from_environment() if args.pseudonymize else None
         scope = _scope(args)
         if args.command in ("audit", "load"):
+            stage = "load"
             run_id = run.load(args.claims, args.timelogs, args.db, config)
         else:
             run_id = args.run_id
         if args.command in ("audit", "flag"):
+            stage = "flag"
             run_id = run.flag(args.db, config, run_id, scope)
         if args.command == "audit":
+            stage = "report"
             run_id = run.report(args.db, args.out, config, run_id, pseudonyms)
         if args.command == "report":
             run_id = run.report(args.db, args.out, config, run_id, pseudonyms, scope)
@@ -49,6 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     except ProcessLost as exc:
         progress.clear()
         _error(str(exc), EXIT_FAULT, as_json=args.log_json)
+        return EXIT_FAULT
+    except Exception as exc:
+        # The machine's limits are no fault of the program: one line, not a traceback.
+        room = out_of_room(exc)
+        if room is None:
+            raise
+        progress.clear()
+        _error(f"{stage}: {room}", EXIT_FAULT, as_json=args.log_json)
         return EXIT_FAULT
     finally:
         progress.clear()
