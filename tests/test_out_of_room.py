@@ -28,13 +28,21 @@ def raised(work) -> BaseException:
     return caught.value
 
 
+def write_unbuffered() -> None:
+    descriptor = os.open(FULL, os.O_WRONLY)
+    try:
+        os.write(descriptor, b"x")
+    finally:
+        os.close(descriptor)
+
+
 def test_a_full_disk_is_told_from_the_error_each_library_raises():
     frame = pl.DataFrame({"claim_id": ["C1"]})
     for error in (
         raised(lambda: duckdb.sql(f"COPY (SELECT 1) TO '{FULL}' (FORMAT csv)")),
         raised(lambda: frame.write_parquet(FULL)),  # polars' ComputeError, no errno
         raised(lambda: frame.write_csv(FULL)),  # OSError without its errno
-        raised(lambda: os.write(os.open(FULL, os.O_WRONLY), b"x")),  # OSError, ENOSPC
+        raised(write_unbuffered),  # OSError with its errno, ENOSPC
     ):
         message = out_of_room(error)
         assert message is not None, error
