@@ -71,13 +71,13 @@ def write_outputs(
     temporaries: list[Path] = []
     try:
         # The run's claim lines, for the summary's period and the providers' totals.
-        lines_run = Scope.of_run(con, run_id).lines_run(con, run_id)
-        summary = build_summary(con, run_id, catalog, findings, changes, lines_run)
+        lines = measures.run_lines(con, Scope.of_run(con, run_id).lines_run(con, run_id))
+        summary = build_summary(con, run_id, catalog, findings, changes, lines)
         progress.show("report: evidence")
         found = evidence.collect(con, with_evidence, config, catalog)
         if pseudonyms is not None:
             found = found.map(lambda rows: pseudonymize(rows, pseudonyms))
-        provider_units = measures.provider_units(con, lines_run, findings)
+        provider_units = measures.provider_units(lines.billed, findings)
         progress.show("report: report.html")
         html = page.render(
             summary,

@@ -20,6 +20,7 @@ from pipeline.changes import Changes
 from pipeline.loaded import SKIPPED, History
 from pipeline.scope import Scope
 from pipeline.store import first_row, frame, utc_now
+from reports.measures import RunLines
 
 
 def build_summary(
@@ -28,10 +29,9 @@ def build_summary(
     catalog: Catalog,
     findings: pl.DataFrame,
     changes: Changes,
-    lines_run: str | None,
+    lines: RunLines,
 ) -> dict[str, Any]:
-    """The run in numbers; its audited period is that of the claim lines in force of
-    `lines_run` (Scope.lines_run)."""
+    """The run in numbers; its audited period is that of its claim lines in force."""
     params = {"run_id": run_id}
     scope = Scope.of_run(con, run_id)
     run = first_row(
@@ -70,12 +70,6 @@ def build_summary(
             "SELECT name, checksum FROM run_reference WHERE run_id = $run_id", params
         ).fetchall()
     )
-    period = first_row(
-        con,
-        "SELECT min(service_date), max(service_date), count(DISTINCT claim_id), count(*) "
-        "FROM claim_lines_in_force($lines_run)",
-        {"lines_run": lines_run},
-    )
     totals = {
         column: int(inputs[column].sum())
         for column in ("rows_read", "rows_accepted", "rows_rejected")
@@ -95,10 +89,10 @@ def build_summary(
             "reconciled": totals["rows_read"] == totals["rows_accepted"] + totals["rows_rejected"],
         },
         "audited": {
-            "first_service_date": period[0],
-            "last_service_date": period[1],
-            "claims": period[2],
-            "claim_lines": period[3],
+            "first_service_date": lines.first_service_date,
+            "last_service_date": lines.last_service_date,
+            "claims": lines.claims,
+            "claim_lines": lines.claim_lines,
         },
         "findings": {
             "total": findings.height,
