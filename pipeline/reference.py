@@ -28,8 +28,7 @@ MUE_FILE = "mue_therapy.csv"
 
 def install(con: duckdb.DuckDBPyConnection, config: Config, catalog: Catalog) -> dict[str, str]:
     """Create the reference tables for this session; return each source file's checksum."""
-    cpt = pl.read_csv(REFERENCE_DIR / CPT_FILE, schema_overrides={"cpt_code": pl.String})
-    _replace(con, "ref_cpt_codes", cpt)
+    _replace(con, "ref_cpt_codes", cpt_codes())
     _replace(con, "fee_schedule", fee_schedule(REFERENCE_DIR / RVU_FILE, REFERENCE_DIR / CF_FILE))
     _replace(con, "payer_methods", payer_methods(con, config, catalog.profile_params))
     # CMS's own edit files, when configured, replace the bundled therapy edits whole.
@@ -51,6 +50,11 @@ def install(con: duckdb.DuckDBPyConnection, config: Config, catalog: Catalog) ->
     return {
         name: hashlib.sha256(path.read_bytes()).hexdigest()[:16] for name, path in sources.items()
     }
+
+
+def cpt_codes() -> pl.DataFrame:
+    """The bundled code list (rules/reference/cpt_codes.csv), codes kept as text."""
+    return pl.read_csv(REFERENCE_DIR / CPT_FILE, schema_overrides={"cpt_code": pl.String})
 
 
 def fee_schedule(rvu_path: Path, cf_path: Path, last_year: int | None = None) -> pl.DataFrame:

@@ -11,7 +11,7 @@ import duckdb
 import polars as pl
 
 from pipeline.catalog import SEVERITIES, Catalog
-from pipeline.reference import CPT_FILE, REFERENCE_DIR
+from pipeline.reference import cpt_codes
 from pipeline.store import frame
 
 # The unit rules between them speak for every unsupported timed unit, each unit once
@@ -67,9 +67,7 @@ class RunLines:
 
 
 def run_lines(con: duckdb.DuckDBPyConnection, lines_run: str | None) -> RunLines:
-    timed = pl.read_csv(REFERENCE_DIR / CPT_FILE, schema_overrides={"cpt_code": pl.String}).filter(
-        pl.col("billing") == "timed"
-    )
+    timed = cpt_codes().filter(pl.col("billing") == "timed")
     con.register("timed_codes", timed.select("cpt_code"))
     try:
         rows = frame(con, RUN_LINES, {"lines_run": lines_run})
