@@ -32,7 +32,8 @@ def out_of_room(exc: BaseException) -> str | None:
 
     Each stage's writes are one transaction, and the report's files are renamed into
     place only once all are written, so the stage that failed left nothing behind."""
-    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = str(exc).strip()
+    first_line = text.splitlines()[0] if text else type(exc).__name__
     full = isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
     if full or any(words in first_line for words in DISK_FULL):
         return (
