@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import shutil
@@ -45,7 +46,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from importlib import metadata
@@ -59,7 +61,6 @@ from bench.cases import PLANTED_CASES
 from bench.scale import CHECK_LIMIT, SIZES, generator_fingerprint, parse_size
 from bench.synth import DEFAULT_SEED
 from bench.x12 import write_837p
-from pipeline.machine import process_pool
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
@@ -160,8 +161,7 @@ def ensure_night(folder: Path) -> night.NightFiles:
     files = night.night_files(folder)
     if not (files.folder / night.ROW_NUMBERS).is_file():
         print(f"splitting {folder} into history and the last {night.NIGHT_DAYS} days ...")
-        with process_pool(1) as pool:
-            pool.submit(night.split, folder).result()
+        in_own_process(night.split, folder)
     return files
 
 
@@ -172,9 +172,15 @@ def ensure_837p(folder: Path) -> Path:
     path = folder / "claims.837p"
     if not path.is_file():
         print(f"writing {path} ...", flush=True)
-        with process_pool(1) as pool:
-            pool.submit(write_837p_files, folder, path).result()
+        in_own_process(write_837p_files, folder, path)
     return path
+
+
+def in_own_process(work: Callable[..., None], *args: object) -> None:
+    """`work` done in a process started afresh (spawned, not forked: polars' threads do
+    not survive a fork), whose memory goes when it ends."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool.submit(work, *args).result()
 
 
 def write_837p_files(folder: Path, path: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pipeline import logs, progress, run
 from pipeline.config import load_config
-from pipeline.errors import ProcessLost, UsageError, out_of_room
+from pipeline.errors import UsageError, out_of_room
 from pipeline.scope import Scope
 from reports.pseudonym import KEY_VARIABLE, Pseudonymizer
 
@@ -50,10 +50,6 @@ def main(argv: list[str] | None = None) -> int:
         progress.clear()
         _error(str(exc), EXIT_USAGE, as_json=args.log_json)
         return EXIT_USAGE
-    except ProcessLost as exc:
-        progress.clear()
-        _error(str(exc), EXIT_FAULT, as_json=args.log_json)
-        return EXIT_FAULT
     except Exception as exc:
         # The machine's limits are no fault of the program: one line, not a traceback.
         room = out_of_room(exc)

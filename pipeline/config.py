@@ -97,7 +97,6 @@ def _store(section: dict[str, Any], source: str) -> dict[str, Any]:
     for key, what in (
         ("batch_rows", "rows"),
         ("partition_rows", "rows"),
-        ("x12_part_segments", "segments"),
     ):
         _count(section, "store", key, what, source, least=1)
     return dict(section)

@@ -19,12 +19,6 @@ class UsageError(Exception):
     """
 
 
-class ProcessLost(Exception):
-    """A process of the run's own (reading part of an X12 file) stopped before its work
-    was done: killed, most often by the system for want of memory. The run stops with
-    exit code 1 and one line naming the work."""
-
-
 def out_of_room(exc: BaseException) -> str | None:
     """What the machine ran out of, as a line for the person running the job, when `exc`
     says the disk is full or DuckDB ran out of the memory it may use (it spills past

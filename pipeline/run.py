@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline import loaded, machine, progress, store, x12
+from pipeline import loaded, progress, store
 from pipeline.audit import flag as run_rules
 from pipeline.catalog import load_catalog
 from pipeline.columns import CLAIMS, TIMELOGS
@@ -245,8 +245,7 @@ def _read_input(
     tally = _Tally()
     shown = progress.FileProgress(f"load: {kind.name} {raw.path.name}", raw.path)
     shown.read(0)
-    parts = x12.Parts(staging.spill(position), config.store["x12_part_segments"], machine.cores())
-    batches = read_batches(raw, config.store["batch_rows"], parts)
+    batches = read_batches(raw, config.store["batch_rows"])
     keys = KeyHashes(kind)
     while True:
         with timer.stage(f"load: read {kind.name}"):

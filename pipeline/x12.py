@@ -32,27 +32,23 @@ value and reason), which makes it a reject whatever its values:
 
 Values themselves (an NPI, a date, the units) are left to validation, as a CSV export's.
 
-The second pass costs about ten times the first (a Python step per segment). A large
-file's second pass is shared among processes (`Parts`): each reads a part, split where a
-transaction set begins, since nothing read before an ST carries past it. This process
-reads the first part and yields its batches as they come; each other process writes its
-batches to files, read after the parts before it, so rows keep file order.
+Both passes work on a chunk's segments as polars columns, not segment by segment in
+Python. The second pass reads the loops around each segment (billing provider,
+subscriber, patient, claim, line) from the loops' opening segments carried down to the
+segments after them, and the file is taken a piece at a time, each cut before a segment
+that closes a claim: a piece holds whole claims, and takes from the pieces before it only
+the loops its first claim is in (`_Context`).
 """
 
 from __future__ import annotations
 
-import bisect
 import logging
-import math
-import tempfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 import polars as pl
 
-from pipeline import machine
 from pipeline.columns import CLAIMS
 
 log = logging.getLogger(__name__)
@@ -63,11 +59,8 @@ ISA_LENGTH = 106
 # ISA01..ISA16 have fixed widths; the last is the component separator.
 ISA_WIDTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
 CHUNK_CHARS = 1 << 23
-HELD_ROWS = 50_000  # rows made into a frame at a time, as a batch builds up
 LEADING = "\ufeff \t\r\n"
 PADDING = [""] * 13  # added to each segment's elements, so an omitted one reads as ""
-EMPTY_SV1 = ["", *PADDING]
-NO_PROBLEM = (None, None, None)
 ENVELOPE_TAGS = ("ISA", "IEA", "GS", "GE", "ST", "SE")
 
 # The columns of the frames read_lines yields, besides the canonical ones.
@@ -129,9 +122,6 @@ def _isa_problem(isa: str) -> str | None:
 # ----------------------------------------------------------------------------- segments
 
 
-Segments = TypeVar("Segments", list[str], pl.Series)
-
-
 def _without_line_breaks(text: str, terminator: str) -> str:
     for line_break in "\r\n":
         if line_break != terminator:
@@ -139,19 +129,12 @@ def _without_line_breaks(text: str, terminator: str) -> str:
     return text
 
 
-def _split(text: str, terminator: str) -> list[str]:
-    return list(filter(None, text.split(terminator)))
-
-
-def _segments(
-    path: Path, split: Callable[[str, str], Segments] = _split
-) -> Iterator[tuple[Delimiters, int, Segments]]:
+def _segments(path: Path) -> Iterator[tuple[Delimiters, int, pl.Series]]:
     """The file's segments a chunk at a time: (delimiters, number of the first, segments).
 
     Each interchange is split with the delimiters of its own ISA header. Line breaks
     around segments are dropped (they are not X12 data unless they are the terminator),
-    and so are blank pieces: they are no segments and take no number. `split` makes the
-    segments of a chunk: a list of them, or a polars Series where only a few are read.
+    and so are blank pieces: they are no segments and take no number.
     """
     number = 0
     delimiters: Delimiters | None = None
@@ -177,7 +160,7 @@ def _segments(
             piece, buffer = _through_interchange(buffer, delimiters, eof)
             # No whole segment yet (one longer than a chunk): read on before splitting.
             short = not piece
-            segments = split(_without_line_breaks(piece, delimiters.segment), delimiters.segment)
+            segments = _split(_without_line_breaks(piece, delimiters.segment), delimiters.segment)
             yield delimiters, number + 1, segments
             number += len(segments)
 
@@ -249,7 +232,7 @@ class _Envelopes:
         # Envelope segments are a few in a thousand: polars finds them, and only they
         # are read one by one; the others matter only as a run between two of them.
         end = last = 0
-        for d, first, segments in _segments(path, _split_series):
+        for d, first, segments in _segments(path):
             for offset, segment in _envelope_segments(segments, d.element):
                 number = first + offset
                 self.between(last, number)
@@ -379,7 +362,7 @@ class _Envelopes:
         self.rejected.append(Rejected(first, last, column, value, reason))
 
 
-def _split_series(text: str, terminator: str) -> pl.Series:
+def _split(text: str, terminator: str) -> pl.Series:
     segments = pl.Series("segment", [text]).str.split(terminator).explode()
     return segments.filter(segments != "")
 
@@ -409,419 +392,578 @@ def _outermost(rejected: list[Rejected]) -> list[Rejected]:
 # ------------------------------------------------------------------------------ claims
 
 
-# The segments a reader reads: from the first number up to (not including) the second.
-_Part = tuple[int, float]
+# The segments the second pass reads, by their first three characters (with the element
+# separator after a two-letter tag), as the names used below.
+THREE_LETTER_KINDS = ("CLM", "SV1", "DTP", "NM1", "REF", "SBR", "ISA", "IEA")
+TWO_LETTER_KINDS = ("LX", "HI", "HL", "GS", "GE", "ST", "SE")
+KIND = pl.Enum([*THREE_LETTER_KINDS, *TWO_LETTER_KINDS])
+# The elements read from segments of most kinds, taken out once; the others are taken
+# from the few kinds that have them.
+COMMON_ELEMENTS = (1, 2, 3, 9)
+MISSING = 1 << 40  # a list index past the end of any list
 
 
-@dataclass(slots=True)
-class _Line:
-    segment: int
-    number: str
-    sv1: list[str] | None = None
-    sv1_segment: int = 0
-    procedure: list[str] = field(default_factory=list)  # SV101's components
-    date: str | None = None
-    rendering: str | None = None
-    problem: tuple[str, str, str] | None = None
+def _kinds(d: Delimiters) -> dict[str, str]:
+    return {
+        **{tag: tag for tag in THREE_LETTER_KINDS},
+        **{tag + d.element: tag for tag in TWO_LETTER_KINDS},
+    }
 
 
-@dataclass(slots=True)
-class _Claim:
-    segment: int
-    claim_id: str = ""
-    frequency: str = ""
-    place: str = ""
-    patient: str | None = None
-    payer: str | None = None
-    billing: str | None = None
-    rendering: str | None = None
-    date: str | None = None
-    diagnoses: list[str] = field(default_factory=list)
-    lines: list[_Line] = field(default_factory=list)
-    problem: tuple[str, str, str] | None = None
-
-    def fail(self, segment: int, column: str, value: str, reason: str) -> None:
-        if self.problem is None:
-            reason = f"claim rejected: segment {segment} ({column}): {reason}"
-            self.problem = (column, value, reason)
-
-
-class _Lines:
-    """The second pass: service lines as rows, with the context of their loops."""
-
-    def __init__(
-        self, path: Path, rejected: list[Rejected], rows: int, part: _Part = (1, math.inf)
-    ) -> None:
-        self.path = path
-        self.start, self.stop = part
-        self.rejected = rejected
-        self.next_rejected = 0
-        self.rows = rows
-        self.out: list[tuple[object, ...]] = []
-        self.held: list[pl.DataFrame] = []  # the batch's rows so far, less those in out
-        self.held_rows = 0
-        self.claims_rejected = 0
-        self.full = False
-        self._reset_transaction()
-
-    def _reset_transaction(self) -> None:
-        self.billing: str | None = None
-        self._reset_subscriber()
-
-    def _reset_subscriber(self) -> None:
-        self.subscriber: str | None = None
-        self.payer: str | None = None
-        self.patient_loop: int | None = None  # the segment of the 2000C HL, if any
-        self.patient: str | None = None
-        self.loop = ""
-        self.claim: _Claim | None = None
-        self.line: _Line | None = None
-
-    def read(self) -> Iterator[pl.DataFrame]:
-        for d, first, segments in _segments(self.path):
-            if first >= self.stop:
-                break
-            if first + len(segments) <= self.start:
-                continue
-            self.d = d
-            handlers = {
-                "CLM": self.clm,
-                "LX" + d.element: self.lx,
-                "SV1": self.sv1,
-                "DTP": self.dtp,
-                "NM1": self.nm1,
-                "REF": self.ref,
-                "HI" + d.element: self.hi,
-                "HL" + d.element: self.hl,
-                "SBR": self.sbr,
-                **dict.fromkeys(("ISA", "IEA", "GS" + d.element, "GE" + d.element), self.boundary),
-                "ST" + d.element: self.boundary,
-                "SE" + d.element: self.boundary,
-            }
-            element = d.element
-            begin = max(0, self.start - first)
-            end = min(len(segments), self.stop - first)
-            for number, segment in enumerate(segments[begin:end], start=first + begin):
-                handler = handlers.get(segment[:3])
-                if handler:
-                    elements = segment.split(element)
-                    elements += PADDING
-                    handler(elements, number)
-                    if self.full:
-                        yield self.batch()
-        self.close_claim()
-        yield self.batch()
-
-    def batch(self) -> pl.DataFrame:
-        self.hold()
-        frame = pl.concat(self.held) if self.held else pl.DataFrame(schema=SCHEMA)
-        self.held, self.held_rows, self.full = [], 0, False
-        return frame
-
-    def hold(self) -> None:
-        """Rows made so far as a frame: a row as Python objects takes about ten times
-        the memory it takes in a frame, so a batch is not kept as Python objects."""
-        if self.out:
-            self.held.append(pl.DataFrame(self.out, schema=SCHEMA, orient="row"))
-            self.held_rows += len(self.out)
-            self.out = []
-
-    # ----------------------------------------------------------------- loops and context
-
-    def boundary(self, el: list[str], number: int) -> None:
-        self.close_claim()
-        self._reset_transaction()
-
-    def hl(self, el: list[str], number: int) -> None:
-        self.close_claim()
-        level = el[3]
-        if level == "20":
-            self._reset_transaction()
-            self.loop = "billing"
-        elif level == "22":
-            self._reset_subscriber()
-            self.loop = "subscriber"
-        elif level == "23":
-            self.patient_loop, self.patient = number, None
-            self.loop = "patient"
-        else:
-            self.loop = ""
-
-    def sbr(self, el: list[str], number: int) -> None:
-        # In a claim, SBR opens 2320 (other subscriber): its names are not this claim's.
-        if self.claim is not None:
-            self.loop = "other"
-
-    def nm1(self, el: list[str], number: int) -> None:
-        who, loop = el[1], self.loop
-        if who == "82" and loop in ("claim", "line"):
-            target = self.line if loop == "line" else self.claim
-            target.rendering = el[9]  # type: ignore[union-attr]
-        elif who == "85" and loop == "billing":
-            self.billing = el[9]
-        elif who == "IL" and loop == "subscriber":
-            self.subscriber = el[9]
-        elif who == "PR" and loop == "subscriber":
-            self.payer = el[3]
-        elif who == "QC" and loop == "patient":
-            self.patient = el[9] or self.patient
-
-    def ref(self, el: list[str], number: int) -> None:
-        if self.loop == "patient" and el[1] == "1W" and not self.patient:
-            self.patient = el[2]
-
-    # ------------------------------------------------------------------ claims and lines
-
-    def clm(self, el: list[str], number: int) -> None:
-        self.close_claim()
-        claim = _Claim(number, billing=self.billing, payer=self.payer)
-        place, _, frequency = [*el[5].split(self.d.component), "", ""][:3]
-        claim.claim_id, claim.place, claim.frequency = el[1], place, frequency
-        if self.patient_loop is not None:
-            claim.patient = self.patient
-            if not self.patient:
-                claim.fail(
-                    self.patient_loop, "NM109", "",
-                    "the patient loop 2010CA gives no id (NM109 or REF*1W)",
-                )  # fmt: skip
-        else:
-            claim.patient = self.subscriber
-        self.claim, self.line, self.loop = claim, None, "claim"
-
-    def lx(self, el: list[str], number: int) -> None:
-        if self.claim is None:
-            self.claim = _Claim(number)
-            self.claim.fail(number, "LX", el[1], "a service line outside a claim")
-        self.line = _Line(number, el[1])
-        self.claim.lines.append(self.line)
-        self.loop = "line"
-
-    def sv1(self, el: list[str], number: int) -> None:
-        claim, line = self.claim, self.line
-        if claim is None:
-            return  # no claim, no line: nothing read to account for
-        if line is None or self.loop != "line":
-            claim.fail(number, "SV1", "", "SV1 outside a service line (no LX before it)")
-            return
-        if line.sv1 is not None:
-            claim.fail(number, "SV1", "", "a second SV1 in one service line")
-            return
-        procedure = el[1].split(self.d.component)
-        problem = self.sv1_problem(el, procedure)
-        if problem:
-            claim.fail(number, *problem)
-        line.sv1, line.sv1_segment, line.procedure = el, number, procedure
-
-    def sv1_problem(self, el: list[str], procedure: list[str]) -> tuple[str, str, str] | None:
-        if procedure[0] != "HC":
-            return "SV101", el[1], "SV101-1 is not HC (a CPT/HCPCS code)"
-        if len(procedure) < 2 or not procedure[1]:
-            return "SV101", el[1], "SV101-2, the procedure code, is missing"
-        if len(procedure) > 7:
-            return "SV101", el[1], "SV101 has more than 7 components"
-        if el[3] != "UN":
-            return "SV103", el[3], "SV103 is not UN: the units cannot be read as units"
-        if not el[4]:
-            return "SV104", "", "SV104, the units, is missing"
-        pointers = el[7]
-        if not pointers:
-            return "SV107", "", "SV107, the diagnosis pointer, is missing"
-        if not pointers.isdigit() and not all(
-            p.isdigit() for p in pointers.split(self.d.component)
-        ):
-            return "SV107", pointers, "SV107 holds a pointer that is not a number"
-        return None
-
-    def dtp(self, el: list[str], number: int) -> None:
-        if el[1] != "472":
-            return
-        date, problem = _service_date(el[2], el[3])
-        if self.loop == "line" and self.line is not None:
-            self.line.date = date
-            if problem:
-                column, value, reason = problem
-                self.line.problem = (column, value, f"segment {number} ({column}): {reason}")
-        elif self.loop == "claim" and self.claim is not None:
-            self.claim.date = date
-            if problem:
-                self.claim.fail(number, *problem)
-
-    def hi(self, el: list[str], number: int) -> None:
-        if self.claim is None or self.loop != "claim":
-            return
-        for composite in el[1:]:
-            if not composite.startswith("AB"):  # the padding too
-                continue
-            qualifier, _, code = composite.partition(self.d.component)
-            if qualifier in ("ABK", "ABF"):
-                self.claim.diagnoses.append(code.split(self.d.component)[0])
-
-    # ----------------------------------------------------------------------------- rows
-
-    def close_claim(self) -> None:
-        claim, self.claim, self.line = self.claim, None, None
-        if claim is None:
-            return
-        component = self.d.component
-        lines = [(line, self.line_codes(claim, line, component)) for line in claim.lines]
-        if claim.problem and claim.lines:
-            self.claims_rejected += 1
-        for line, codes in lines:
-            self.add_row(claim, line, codes, component)
-        if len(self.out) >= HELD_ROWS:
-            self.hold()
-        self.full = self.held_rows + len(self.out) >= self.rows
-
-    def line_codes(self, claim: _Claim, line: _Line, component: str) -> str:
-        """The diagnosis codes the line's SV107 points to (the claim fails if it points
-        to none, or has no SV1)."""
-        if line.sv1 is None:
-            claim.fail(line.segment, "SV1", "", "a service line (LX) without SV1")
-            return ""
-        codes, diagnoses = [], claim.diagnoses
-        for pointer in line.sv1[7].split(component):
-            if not pointer.isdigit():
-                continue
-            if 1 <= int(pointer) <= len(diagnoses):
-                codes.append(diagnoses[int(pointer) - 1])
-            else:
-                claim.fail(
-                    line.sv1_segment, "SV107", pointer,
-                    f"SV107 points to diagnosis {pointer}; the claim lists "
-                    f"{len(claim.diagnoses)}",
-                )  # fmt: skip
-        return ",".join(codes)
-
-    def add_row(self, claim: _Claim, line: _Line, codes: str, component: str) -> None:
-        el = line.sv1 or EMPTY_SV1
-        procedure = [*line.procedure, "", ""]
-        problem = (
-            (self.rejected and self.envelope_problem(line.segment)) or claim.problem or line.problem
-        )
-        self.out.append(
-            (
-                line.segment,
-                claim.claim_id,
-                line.number,
-                claim.patient,
-                claim.payer,
-                line.rendering or claim.rendering or claim.billing,
-                line.date or claim.date,
-                procedure[1],
-                _whole(el[4]),
-                claim.frequency,
-                ",".join(filter(None, procedure[2:6])),
-                el[2],
-                codes,
-                el[5] or claim.place,
-                *(problem or NO_PROBLEM),
-            )
-        )
-
-    def envelope_problem(self, segment: int) -> tuple[str, str, str] | None:
-        rejected = self.rejected
-        while self.next_rejected < len(rejected) and rejected[self.next_rejected].last < segment:
-            self.next_rejected += 1
-        if self.next_rejected < len(rejected):
-            run = rejected[self.next_rejected]
-            if run.first <= segment:
-                return run.column, run.value, run.reason
-        return None
-
-
-def _service_date(qualifier: str, value: str) -> tuple[str, tuple[str, str, str] | None]:
-    """DTP*472's date as YYYY-MM-DD text (validation judges it), or a problem."""
-    if qualifier == "RD8":
-        start, _, end = value.partition("-")
-        if start != end:
-            return value, ("DTP03", value, "the service date is a range of days, not one day")
-        value = start
-    elif qualifier != "D8":
-        return value, ("DTP02", qualifier, "the service date's format is not D8")
-    if len(value) == 8 and value.isdigit():
-        return f"{value[:4]}-{value[4:6]}-{value[6:]}", None
-    return value, None
-
-
-def _whole(units: str) -> str:
-    """'2.0' is X12's way of writing 2 units as much as '2' is."""
-    if "." not in units:
-        return units
-    whole, dot, fraction = units.partition(".")
-    return whole if dot and fraction.strip("0") == "" and whole else units
+# A segment of these kinds closes the claim before it: the file is cut into pieces
+# before one, so a piece holds whole claims and the next needs only a _Context.
+CLOSING = ("CLM", "HL", *ENVELOPE_TAGS)
+LOOPS = {"20": "billing", "22": "subscriber", "23": "patient"}  # HL03's levels
 
 
 @dataclass(frozen=True)
-class Parts:
-    """How a large file's second pass is shared: a part for each `segments` segments,
-    in as many as `processes` processes; the batches of the parts read by other
-    processes wait in `folder` (which the caller removes) until their turn."""
+class _Context:
+    """What a piece of the file takes from the pieces before it: the loops around its
+    first claim ("" where there is none)."""
 
-    folder: Path
-    segments: int
-    processes: int
+    billing: str = ""  # 2010AA's NPI
+    subscriber: str = ""  # 2010BA's member id
+    payer: str = ""  # 2010BB's name
+    patient_loop: int = 0  # the segment of the 2000C HL, if the claims are a dependent's
+    patient: str = ""  # 2010CA's id
 
 
-def read_lines(path: Path, rows: int, parts: Parts | None = None) -> Iterator[pl.DataFrame]:
+def _pieces(path: Path) -> Iterator[tuple[Delimiters, pl.DataFrame]]:
+    """The segments the second pass reads, (segment, kind, el: the elements), a piece
+    of the file at a time, each cut before a segment that closes a claim."""
+    held: pl.DataFrame | None = None
+    held_with: Delimiters | None = None
+    for d, first, segments in _segments(path):
+        if held is not None and d != held_with:
+            yield held_with, held  # type: ignore[misc]
+            held = None
+        kinds = _kinds(d)
+        frame = (
+            segments.to_frame("text")
+            .with_row_index("segment", offset=first)
+            .with_columns(
+                pl.col("segment").cast(pl.Int64),
+                pl.col("text")
+                .str.slice(0, 3)
+                .replace_strict(kinds, default=None, return_dtype=KIND)
+                .alias("kind"),
+            )
+            .filter(pl.col("kind").is_not_null())
+            .select("segment", "kind", pl.col("text").str.split(d.element).alias("el"))
+        )
+        if held is not None:
+            frame = pl.concat([held, frame])
+        closing = frame.get_column("kind").is_in(CLOSING).arg_true()
+        cut = closing[-1] if closing.len() else 0
+        if cut:
+            yield d, frame.slice(0, cut)
+        held, held_with = frame.slice(cut), d
+    if held is not None and held.height:
+        yield held_with, held  # type: ignore[misc]
+
+
+def _element(i: int) -> pl.Expr:
+    """The segment's i-th element, "" where it has none."""
+    if i in COMMON_ELEMENTS:
+        return pl.col(f"e{i}")
+    return pl.col("el").list.get(i, null_on_oob=True).fill_null("")
+
+
+def _last(frame: pl.DataFrame, key: str, **values: pl.Expr) -> pl.DataFrame:
+    """`values` of the last row of each `key` (the segment that came last wins)."""
+    return frame.select(key, **values).unique(key, keep="last")
+
+
+def _claim_rejected(segment: pl.Expr, column: str | pl.Expr, reason: str | pl.Expr) -> pl.Expr:
+    column = pl.lit(column) if isinstance(column, str) else column
+    reason = pl.lit(reason) if isinstance(reason, str) else reason
+    return pl.format("claim rejected: segment {} ({}): {}", segment, column, reason)
+
+
+def _piece_lines(
+    segments: pl.DataFrame, d: Delimiters, context: _Context
+) -> tuple[pl.DataFrame, _Context]:
+    """The service lines of a piece of the file, with each claim's problem; and the
+    context the next piece starts in."""
+    common = (
+        pl.col("el").list.get(i, null_on_oob=True).fill_null("").alias(f"e{i}")
+        for i in COMMON_ELEMENTS
+    )
+    s = _state(segments.with_columns(common), context)
+    last = s.tail(1).row(0, named=True)
+    after = _Context(
+        last["billing"], last["subscriber"], last["payer"], last["patient_loop"], last["patient"]
+    )
+    kinds = s.partition_by("kind", as_dict=True)
+    return _rows({kind: kinds.get((kind,), s.clear()) for kind in KIND.categories}, d), after
+
+
+def _state(segments: pl.DataFrame, context: _Context) -> pl.DataFrame:
+    """Each segment with the loops it is read in, as the loops' opening segments and
+    the segments they hold set them, carried down to the segments after."""
+    kind, number, level = pl.col("kind"), pl.col("segment"), pl.col("level")
+    boundary, hl, clm = kind.is_in(ENVELOPE_TAGS), kind == "HL", kind == "CLM"
+    closes = boundary | hl | clm
+    frame = segments.with_columns(
+        level=pl.when(hl).then(_element(3)),
+        opened=pl.when(clm).then(number).when(boundary | hl).then(0).forward_fill().fill_null(0),
+        stretch=closes.cum_sum(),
+    )
+    # A service line outside a claim opens one, with no claim id, that holds the lines
+    # up to the next segment that closes a claim.
+    stray = (kind == "LX") & (pl.col("opened") == 0)
+    strays = stray.cast(pl.Int64).cum_sum()
+    before = pl.when(closes).then(strays).forward_fill().fill_null(0)
+    first_stray = stray & (strays - before == 1)
+    orphan = pl.when(first_stray).then(number).when(closes).then(0).forward_fill().fill_null(0)
+    frame = frame.with_columns(
+        claim=pl.when(pl.col("opened") != 0).then(pl.col("opened")).otherwise(orphan),
+        line=pl.when(kind == "LX").then(number).when(closes).then(0).forward_fill().fill_null(0),
+        first_stray=first_stray,
+    )
+    loop = (
+        pl.when(boundary)
+        .then(pl.lit(""))
+        .when(hl)
+        .then(level.replace_strict(LOOPS, default=""))
+        .when(clm)
+        .then(pl.lit("claim"))
+        .when(kind == "LX")
+        .then(pl.lit("line"))
+        # In a claim, SBR opens 2320 (other subscriber): its names are not this claim's.
+        .when((kind == "SBR") & (pl.col("claim") != 0))
+        .then(pl.lit("other"))
+        .forward_fill()
+        .fill_null("")
+    )
+    frame = frame.with_columns(loop=loop)
+    in_loop, who = pl.col("loop"), _element(1)
+    nm1 = kind == "NM1"
+    reset_transaction = boundary | (hl & (level == "20"))
+    reset_subscriber = reset_transaction | (hl & (level == "22"))
+    patient_reset = reset_subscriber | (hl & (level == "23"))
+
+    def carried(reset: pl.Expr, cleared: object, value: pl.Expr, seed: object) -> pl.Expr:
+        return pl.when(reset).then(pl.lit(cleared)).otherwise(value).forward_fill().fill_null(seed)
+
+    def named(entity: str, loop: str, element: int) -> pl.Expr:
+        return pl.when(nm1 & (who == entity) & (in_loop == loop)).then(_element(element))
+
+    # The patient's id: 2010CA's NM109, else its REF*1W when no id came before it.
+    qc = nm1 & (who == "QC") & (in_loop == "patient") & (_element(9) != "")
+    ref = (kind == "REF") & (in_loop == "patient") & (who == "1W")
+    gives_id = qc | (ref & (_element(2) != ""))
+    ids = gives_id.cast(pl.Int64).cum_sum()
+    ids_before = ids - gives_id.cast(pl.Int64) - pl.when(patient_reset).then(ids).forward_fill()
+    patient = pl.when(qc).then(_element(9)).when(ref & (ids_before.fill_null(0) == 0))
+    patient = patient.then(_element(2))
+    return frame.with_columns(
+        billing=carried(reset_transaction, "", named("85", "billing", 9), context.billing),
+        subscriber=carried(reset_subscriber, "", named("IL", "subscriber", 9), context.subscriber),
+        payer=carried(reset_subscriber, "", named("PR", "subscriber", 3), context.payer),
+        patient_loop=carried(
+            reset_subscriber,
+            0,
+            pl.when(hl & (level == "23")).then(number),
+            context.patient_loop,
+        ),
+        patient=carried(patient_reset, "", patient, context.patient),
+    )
+
+
+def _rows(s: dict[str, pl.DataFrame], d: Delimiters) -> pl.DataFrame:
+    """The piece's service lines as rows of SCHEMA (and the claim each is in), from its
+    segments of each kind."""
+    loop, number = pl.col("loop"), pl.col("segment")
+    claims = _claims(s, d)
+    sv1, sv1_problems = _service(s["SV1"], d)
+    dates = s["DTP"].filter(_element(1) == "472")
+    dates = dates.with_columns(_service_date(_element(2), _element(3)))
+    line_dates = dates.filter((loop == "line") & (pl.col("line") != 0))
+    claim_dates = dates.filter((loop == "claim") & (pl.col("claim") != 0))
+    rendering = s["NM1"].filter(_element(1) == "82")
+    lines = (
+        s["LX"]
+        .select("claim", "line", line_number=_element(1))
+        .join(claims, on="claim", how="left")
+        .join(sv1, on="line", how="left")
+        .join(_last(line_dates, "line", line_date=pl.col("date")), on="line", how="left")
+        .join(
+            _last(
+                line_dates.filter(pl.col("problem_column").is_not_null()),
+                "line",
+                line_problem=pl.struct(
+                    column=pl.col("problem_column"),
+                    value=pl.col("problem_value"),
+                    reason=pl.format(
+                        "segment {} ({}): {}",
+                        number,
+                        pl.col("problem_column"),
+                        pl.col("problem_reason"),
+                    ),
+                ),
+            ),
+            on="line",
+            how="left",
+        )
+        .join(_last(claim_dates, "claim", claim_date=pl.col("date")), on="claim", how="left")
+        .join(
+            _last(rendering.filter(loop == "line"), "line", line_rendering=_element(9)),
+            on="line",
+            how="left",
+        )
+        .join(
+            _last(rendering.filter(loop == "claim"), "claim", claim_rendering=_element(9)),
+            on="claim",
+            how="left",
+        )
+        .sort("line")
+    )
+    codes, pointer_problems = _diagnosis_codes(s, lines, d)
+    lines = lines.join(codes, on="line", how="left")
+    problems = pl.concat(
+        [
+            _claim_problems(s, claim_dates, sv1_problems),
+            lines.filter(pl.col("sv1_segment").is_null()).select(
+                "claim",
+                phase=pl.lit(1),
+                order=pl.col("line"),
+                column=pl.lit("SV1"),
+                value=pl.lit(""),
+                reason=_claim_rejected(pl.col("line"), "SV1", "a service line (LX) without SV1"),
+            ),
+            pointer_problems,
+        ],
+        how="diagonal_relaxed",
+    )
+    first_problem = (
+        problems.sort("phase", "order", maintain_order=True)
+        .unique("claim", keep="first")
+        .select("claim", claim_problem=pl.struct("column", "value", "reason"))
+    )
+    lines = lines.join(first_problem, on="claim", how="left", maintain_order="left")
+    procedure = pl.col("procedure")
+    modifiers = procedure.list.slice(2, 4).list.eval(pl.element().filter(pl.element() != ""))
+
+    def truthy(*values: str) -> pl.Expr:
+        return pl.coalesce(
+            *(pl.when(pl.col(v) != "").then(pl.col(v)) for v in values[:-1]), pl.col(values[-1])
+        )
+
+    problem = pl.coalesce("claim_problem", "line_problem")
+    return (
+        lines.select(
+            pl.col("line").alias(SEGMENT),
+            "claim_id",
+            "line_number",
+            "patient_id",
+            "payer",
+            truthy("line_rendering", "claim_rendering", "billing").alias("rendering_npi"),
+            truthy("line_date", "claim_date").alias("service_date"),
+            procedure.list.get(1, null_on_oob=True).alias("cpt_code"),
+            pl.col("units").str.replace(r"^([^.]+)\.0*$", "${1}").alias("units"),
+            "claim_frequency",
+            modifiers.list.join(",").alias("modifiers"),
+            "charge",
+            pl.col("codes").fill_null("").alias("diagnosis_codes"),
+            truthy("line_place", "claim_place").alias("place_of_service"),
+            problem.struct.field("column").alias(PROBLEM_COLUMN),
+            problem.struct.field("value").alias(PROBLEM_VALUE),
+            problem.struct.field("reason").alias(PROBLEM_REASON),
+            "claim",
+            claim_rejected=pl.col("claim_problem").is_not_null(),
+        )
+        .cast(SCHEMA)
+        .sort(SEGMENT)
+    )
+
+
+def _claims(s: dict[str, pl.DataFrame], d: Delimiters) -> pl.DataFrame:
+    """Each claim's own values: a CLM's, or none for the claim a stray line opens."""
+    clm05 = _element(5).str.split(d.component)
+    dependent = pl.col("patient_loop") != 0
+    opened = s["CLM"].select(
+        pl.col("segment").alias("claim"),
+        claim_id=_element(1),
+        claim_place=clm05.list.get(0, null_on_oob=True).fill_null(""),
+        claim_frequency=clm05.list.get(2, null_on_oob=True).fill_null(""),
+        patient_id=pl.when(dependent).then(pl.col("patient")).otherwise(pl.col("subscriber")),
+        payer=pl.col("payer"),
+        billing=pl.col("billing"),
+    )
+    strays = (
+        s["LX"]
+        .filter("first_stray")
+        .select(
+            pl.col("segment").alias("claim"),
+            claim_id=pl.lit(""),
+            claim_place=pl.lit(""),
+            claim_frequency=pl.lit(""),
+        )
+    )
+    return pl.concat([opened, strays], how="diagonal_relaxed")
+
+
+def _claim_problems(
+    s: dict[str, pl.DataFrame], claim_dates: pl.DataFrame, sv1_problems: pl.DataFrame
+) -> pl.DataFrame:
+    """The problems found as a claim's segments are read, in their order (phase 0)."""
+    number = pl.col("segment")
+    no_patient_id = s["CLM"].filter((pl.col("patient_loop") != 0) & (pl.col("patient") == ""))
+    no_patient_id = no_patient_id.select(
+        "claim",
+        order=number,
+        column=pl.lit("NM109"),
+        value=pl.lit(""),
+        reason=_claim_rejected(
+            pl.col("patient_loop"), "NM109", "the patient loop 2010CA gives no id (NM109 or REF*1W)"
+        ),
+    )
+    stray = (
+        s["LX"]
+        .filter("first_stray")
+        .select(
+            "claim",
+            order=number,
+            column=pl.lit("LX"),
+            value=_element(1),
+            reason=_claim_rejected(number, "LX", "a service line outside a claim"),
+        )
+    )
+    dates = claim_dates.filter(pl.col("problem_column").is_not_null()).select(
+        "claim",
+        order=number,
+        column=pl.col("problem_column"),
+        value=pl.col("problem_value"),
+        reason=_claim_rejected(number, pl.col("problem_column"), pl.col("problem_reason")),
+    )
+    return pl.concat([no_patient_id, stray, dates, sv1_problems]).with_columns(phase=pl.lit(0))
+
+
+def _service(sv1: pl.DataFrame, d: Delimiters) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Each line's SV1 (the first in it) and the problems of the claims' SV1s."""
+    number = pl.col("segment")
+    sv1 = sv1.filter(pl.col("claim") != 0)
+    inside = (pl.col("line") != 0) & (pl.col("loop") == "line")
+    sv1 = sv1.with_columns(
+        inside=inside,
+        first=inside & pl.col("line").is_first_distinct(),
+        procedure=_element(1).str.split(d.component),
+    )
+    sv1 = sv1.with_columns(problem=_sv1_problem(d))
+    problems = sv1.filter(pl.col("problem").is_not_null()).select(
+        "claim",
+        order=number,
+        column=pl.col("problem").struct.field("column"),
+        value=pl.col("problem").struct.field("value"),
+        reason=_claim_rejected(
+            number,
+            pl.col("problem").struct.field("column"),
+            pl.col("problem").struct.field("reason"),
+        ),
+    )
+    assigned = sv1.filter("first").select(
+        "line",
+        "procedure",
+        sv1_segment=number,
+        charge=_element(2),
+        units=_element(4),
+        line_place=_element(5),
+        pointers=_element(7),
+    )
+    return assigned, problems
+
+
+def _sv1_problem(d: Delimiters) -> pl.Expr:
+    procedure = pl.col("procedure")
+    sv101, sv103, units, pointers = _element(1), _element(3), _element(4), _element(7)
+    not_numbers = (
+        pointers.str.split(d.component)
+        .list.eval(pl.element().str.contains("^[0-9]+$").not_())
+        .list.any()
+    )
+
+    def problem(column: str, value: pl.Expr | str, reason: str) -> pl.Expr:
+        value = pl.lit(value) if isinstance(value, str) else value
+        return pl.struct(column=pl.lit(column), value=value, reason=pl.lit(reason))
+
+    code = procedure.list.get(1, null_on_oob=True).fill_null("")
+    return (
+        pl.when(~pl.col("inside"))
+        .then(problem("SV1", "", "SV1 outside a service line (no LX before it)"))
+        .when(~pl.col("first"))
+        .then(problem("SV1", "", "a second SV1 in one service line"))
+        .when(procedure.list.get(0) != "HC")
+        .then(problem("SV101", sv101, "SV101-1 is not HC (a CPT/HCPCS code)"))
+        .when(code == "")
+        .then(problem("SV101", sv101, "SV101-2, the procedure code, is missing"))
+        .when(procedure.list.len() > 7)
+        .then(problem("SV101", sv101, "SV101 has more than 7 components"))
+        .when(sv103 != "UN")
+        .then(problem("SV103", sv103, "SV103 is not UN: the units cannot be read as units"))
+        .when(units == "")
+        .then(problem("SV104", "", "SV104, the units, is missing"))
+        .when(pointers == "")
+        .then(problem("SV107", "", "SV107, the diagnosis pointer, is missing"))
+        .when(not_numbers)
+        .then(problem("SV107", pointers, "SV107 holds a pointer that is not a number"))
+    )
+
+
+def _diagnosis_codes(
+    s: dict[str, pl.DataFrame], lines: pl.DataFrame, d: Delimiters
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The codes each line's SV107 points to, and a problem (phase 1) for each pointer
+    to no code of its claim's HI."""
+    composite = pl.element().str.split(d.component)
+    diagnoses = (
+        s["HI"]
+        .filter((pl.col("loop") == "claim") & (pl.col("claim") != 0))
+        .select(
+            "claim",
+            listed=pl.col("el")
+            .list.slice(1)
+            .list.eval(
+                pl.element()
+                .filter(composite.list.get(0).is_in(["ABK", "ABF"]))
+                .str.split(d.component)
+                .list.get(1, null_on_oob=True)
+                .fill_null("")
+            ),
+        )
+        # A claim's HI segments list its codes one after another.
+        .group_by("claim", maintain_order=True)
+        .agg(pl.col("listed").list.explode(keep_nulls=False, empty_as_null=False))
+    )
+    numbers = pl.element().filter(pl.element().str.contains("^[0-9]+$"))
+    # A pointer to no code (0, past the last, too long to be a number) is sent past the
+    # end of the list, where it reads as null.
+    index = (pl.element().cast(pl.Int64, strict=False) - 1).clip(0)
+    index = pl.when(pl.element().cast(pl.Int64, strict=False) >= 1).then(index).otherwise(MISSING)
+    pointed = (
+        lines.filter(pl.col("sv1_segment").is_not_null())
+        .select("claim", "line", "sv1_segment", pointers=pl.col("pointers").str.split(d.component))
+        .with_columns(pointers=pl.col("pointers").list.eval(numbers))
+        .join(diagnoses, on="claim", how="left")
+        .with_columns(
+            codes=pl.col("listed")
+            .fill_null([])
+            .list.gather(pl.col("pointers").list.eval(index.fill_null(MISSING)), null_on_oob=True)
+        )
+    )
+    codes = pointed.select("line", codes=pl.col("codes").list.drop_nulls().list.join(","))
+    problems = (
+        pointed.filter(pl.col("codes").list.eval(pl.element().is_null()).list.any())
+        .explode("pointers", "codes")
+        .filter(pl.col("codes").is_null())
+        .select(
+            "claim",
+            phase=pl.lit(1),
+            order=pl.col("line"),
+            column=pl.lit("SV107"),
+            value=pl.col("pointers"),
+            reason=_claim_rejected(
+                pl.col("sv1_segment"),
+                "SV107",
+                pl.format(
+                    "SV107 points to diagnosis {}; the claim lists {}",
+                    pl.col("pointers"),
+                    pl.col("listed").list.len().fill_null(0),
+                ),
+            ),
+        )
+    )
+    return codes, problems
+
+
+def _service_date(qualifier: pl.Expr, value: pl.Expr) -> list[pl.Expr]:
+    """DTP*472's date as YYYY-MM-DD text (validation judges it), and a problem."""
+    days = value.str.splitn("-", 2)
+    start = days.struct.field("field_0").fill_null("")
+    end = days.struct.field("field_1").fill_null("")
+    one_day = pl.when(qualifier == "RD8").then(start).otherwise(value)
+    digits = one_day.str.contains("^[0-9]{8}$")
+    date = pl.when(digits).then(
+        pl.concat_str(
+            one_day.str.slice(0, 4), one_day.str.slice(4, 2), one_day.str.slice(6), separator="-"
+        )
+    )
+    range_of_days = (qualifier == "RD8") & (start != end)
+    not_d8 = (qualifier != "RD8") & (qualifier != "D8")
+    return [
+        pl.when(range_of_days | not_d8)
+        .then(value)
+        .otherwise(date.fill_null(one_day))
+        .alias("date"),
+        pl.when(range_of_days)
+        .then(pl.lit("DTP03"))
+        .when(not_d8)
+        .then(pl.lit("DTP02"))
+        .alias("problem_column"),
+        pl.when(range_of_days).then(value).when(not_d8).then(qualifier).alias("problem_value"),
+        pl.when(range_of_days)
+        .then(pl.lit("the service date is a range of days, not one day"))
+        .when(not_d8)
+        .then(pl.lit("the service date's format is not D8"))
+        .alias("problem_reason"),
+    ]
+
+
+def _envelope_problems(rows: pl.DataFrame, rejected: list[Rejected]) -> pl.DataFrame:
+    """The rows with the problem of the rejected envelope each is in, if any, in place
+    of its own: a clearinghouse rejects the envelope before it looks at a claim."""
+    if not rejected:
+        return rows
+    runs = pl.DataFrame(
+        [(r.first, r.last, r.column, r.value, r.reason) for r in rejected],
+        schema={
+            "first": pl.Int64,
+            "last": pl.Int64,
+            "c": pl.String,
+            "v": pl.String,
+            "r": pl.String,
+        },
+        orient="row",
+    )
+    matched = rows.join_asof(runs, left_on=SEGMENT, right_on="first", strategy="backward")
+    inside = pl.col(SEGMENT) <= pl.col("last")
+    return matched.with_columns(
+        pl.when(inside).then(pl.col(c)).otherwise(pl.col(own)).alias(own)
+        for c, own in (("c", PROBLEM_COLUMN), ("v", PROBLEM_VALUE), ("r", PROBLEM_REASON))
+    ).drop("first", "last", "c", "v", "r")
+
+
+def read_lines(path: Path, rows: int) -> Iterator[pl.DataFrame]:
     """The file's service lines in file order, `rows` at a time (a claim's lines stay
-    together, so a batch can hold a few more), each part's last batch possibly empty."""
+    together, so a batch can hold a few more; the last batch may be empty)."""
     envelopes = _Envelopes()
     rejected = envelopes.read(path)
     if rejected:
         log.info("%s: %d envelopes rejected", path, len(rejected))
-    first, *others = _parts(envelopes, parts) if parts else [(1, math.inf)]
-    own = _Lines(path, rejected, rows, first)
-    if not others:
-        yield from own.read()
-        claims_rejected = own.claims_rejected
-    else:
-        assert parts is not None
-        parts.folder.mkdir(parents=True, exist_ok=True)
-        with machine.process_pool(len(others)) as pool:
-            read_elsewhere = [
-                # A folder no other reading shares, not even one a killed run left going.
-                pool.submit(
-                    _read_part, path, rejected, rows, part, Path(tempfile.mkdtemp(dir=parts.folder))
-                )
-                for part in others
-            ]
-            yield from own.read()
-            claims_rejected = own.claims_rejected
-            for reading, (start, _) in zip(read_elsewhere, others, strict=True):
-                work = f"{path}: reading it from segment {start}"
-                files, rejected_there = machine.result(reading, work)
-                claims_rejected += rejected_there
-                for file in files:
-                    yield pl.read_ipc(file)
-                    file.unlink()
+    context = _Context()
+    held: list[pl.DataFrame] = []
+    claims_rejected = 0
+    for d, piece in _pieces(path):
+        lines, context = _piece_lines(piece, d, context)
+        lines = _envelope_problems(lines, rejected)
+        claims_rejected += lines.filter("claim_rejected").get_column("claim").n_unique()
+        held.append(lines)
+        while sum(f.height for f in held) >= rows:
+            batch, rest = _cut(pl.concat(held), rows)
+            yield batch
+            held = [rest]
+    yield pl.concat([pl.DataFrame(schema=SCHEMA), *held], how="diagonal").select(list(SCHEMA))
     if claims_rejected:
         log.info("%s: %d claims rejected while reading", path, claims_rejected)
 
 
-def _parts(envelopes: _Envelopes, parts: Parts) -> list[_Part]:
-    """The file's parts, each beginning at the ST nearest after an even share of the
-    segments (one part when the file has a single transaction set)."""
-    count = min(parts.processes, math.ceil(envelopes.segments / parts.segments))
-    starts = envelopes.set_starts
-    bounds = [1]
-    for share in range(1, count):
-        at = bisect.bisect_left(starts, envelopes.segments * share / count)
-        if at < len(starts) and starts[at] > bounds[-1]:
-            bounds.append(starts[at])
-    return list(zip(bounds, [*bounds[1:], math.inf], strict=True))
-
-
-def _read_part(
-    path: Path, rejected: list[Rejected], rows: int, part: _Part, folder: Path
-) -> tuple[list[Path], int]:
-    """Read one part in a process of its own: its batches' files, in order, and the
-    claims it rejected."""
-    lines = _Lines(path, rejected, rows, part)
-    files = []
-    for number, batch in enumerate(lines.read()):
-        files.append(folder / f"{number:06d}.arrow")
-        batch.write_ipc(files[-1])
-    return files, lines.claims_rejected
+def _cut(lines: pl.DataFrame, rows: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The first batch of `lines`, `rows` of them or more: up to the end of the claim
+    that brings it to `rows`; and the rest."""
+    claim = lines.get_column("claim")
+    ends = (claim != claim.shift(-1)).fill_null(True).arg_true()
+    end = ends[ends.search_sorted(rows - 1)] + 1
+    return lines.slice(0, end).select(list(SCHEMA)), lines.slice(end)
 
 
 def check_header(path: Path) -> None:

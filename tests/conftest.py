@@ -6,13 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -228,43 +224,3 @@ class Visit:
         return self.page.locator(
             f"#findings table.findings tbody tr:visible td:nth-child({index})"
         ).all_text_contents()
-
-
-@contextmanager
-def processes_killed_as_they_start() -> Iterator[list[int]]:
-    """Every process this one spawns while the block runs (a pool's worker) is killed
-    with SIGKILL as soon as it appears, as the system's out-of-memory killer would kill
-    it; yields the ids of those killed."""
-    killed: list[int] = []
-    done = threading.Event()
-
-    def watch() -> None:
-        while not done.is_set():
-            for pid in set(_spawned_children()) - set(killed):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    continue  # it ended on its own
-                killed.append(pid)
-            done.wait(0.005)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
-        yield killed
-    finally:
-        done.set()
-        watcher.join()
-
-
-def _spawned_children() -> Iterator[int]:
-    """This process's children started by multiprocessing's spawn (its resource tracker
-    is started otherwise)."""
-    for children in Path("/proc/self/task").glob("*/children"):
-        for pid in children.read_text().split():
-            try:
-                command = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except FileNotFoundError:
-                continue
-            if b"spawn_main" in command:
-                yield int(pid)

@@ -234,8 +234,6 @@ BAD_CONFIGURATIONS = {
                     "unit_method must be one of"),
     "batch rows": ("[store]\nbatch_rows = 0\n",
                    "[store] batch_rows must be a whole number of rows, 1 or more"),
-    "837P parts": ('[store]\nx12_part_segments = "many"\n',
-                   "[store] x12_part_segments must be a whole number of segments, 1 or more"),
 }  # fmt: skip
 
 

@@ -4,7 +4,6 @@ real command line beside the same rows as CSV, and broken in the ways real files
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 
 import duckdb
@@ -12,7 +11,7 @@ import polars as pl
 import pytest
 
 from bench.x12 import BILLING_NPI, Separators, Written, write_837p
-from pipeline import machine, x12
+from pipeline import x12
 from pipeline.columns import CLAIMS
 from tests.conftest import (
     OT_NPI,
@@ -21,7 +20,6 @@ from tests.conftest import (
     back_to_back,
     claim,
     csv_bytes,
-    processes_killed_as_they_start,
     segment,
 )
 
@@ -195,10 +193,9 @@ def test_batches_keep_claims_whole_and_read_across_chunks(tmp_path, monkeypatch)
     assert pl.concat(batches).drop(x12.SEGMENT).equals(whole)
 
 
-def in_parts_text() -> str:
+def rejections_text() -> str:
     """ROWS a claim to a transaction set, with a claim rejected early in the file, one
-    late, and the last transaction set's envelope broken: what each part must judge as
-    a reader of the whole file would."""
+    late, and the last transaction set's envelope broken."""
     text = write_837p(frame(ROWS), claims_per_transaction=1, interchanges=2).text
     text = broken(text, "SV1*HC:97140:GP:59*30.00*UN*1", "SV1*HC:97140:GP:59*30.00*MJ*1")
     text = broken(text, "SV1*HC:97535", "SV1*ZZ:97535")
@@ -206,61 +203,22 @@ def in_parts_text() -> str:
     return text[:last_se] + "SE*999" + text[text.index("*", last_se + 3) :]
 
 
-def test_a_file_read_in_parts_gives_the_rows_read_whole(tmp_path, caplog):
+def test_a_file_read_in_small_pieces_gives_the_rows_read_whole(tmp_path, monkeypatch, caplog):
+    """Each piece of the file (cut before a claim or loop opens) starts in the loops
+    the pieces before it left open: the billing provider, subscriber, payer, patient."""
     edi = tmp_path / "claims.837"
-    edi.write_text(in_parts_text(), encoding="utf-8")
-    whole = pl.concat(x12.read_lines(edi, 3))
-    parts = x12.Parts(tmp_path / "parts", segments=10, processes=3)
+    edi.write_text(rejections_text(), encoding="utf-8")
+    whole = pl.concat(x12.read_lines(edi, 1000))
+    monkeypatch.setattr(x12, "CHUNK_CHARS", 64)  # a piece for about every segment
     with caplog.at_level(logging.INFO, logger="pipeline.x12"):
-        batches = [b for b in x12.read_lines(edi, 3, parts) if b.height]
+        batches = [b for b in x12.read_lines(edi, 3) if b.height]
     assert pl.concat(batches).equals(whole)
-    assert all(b.height <= 4 for b in batches)  # batch by batch, in each part
+    assert all(b.height <= 4 for b in batches)  # rows at a time, claims whole
+    patients = [row["patient_id"] for row in ROWS]
+    assert whole.get_column("patient_id").to_list() == patients
     reasons = " ".join(whole.get_column(x12.PROBLEM_REASON).drop_nulls())
     assert all(problem in reasons for problem in ("SV103", "SV101-1", "SE01 counts 999"))
-    # Two other processes read a part each, and their batches' files are gone.
-    assert len(list(parts.folder.iterdir())) == 2
-    assert not list(parts.folder.rglob("*.arrow"))
     assert "2 claims rejected while reading" in caplog.text
-
-
-def test_an_837p_file_read_in_parts_audits_as_read_whole(tmp_path, cli, timelogs):
-    edi = tmp_path / "claims.837"
-    edi.write_text(in_parts_text(), encoding="utf-8")
-    config = tmp_path / "parts.toml"
-    config.write_text("[store]\nx12_part_segments = 10\n")
-    whole = cli([edi], [timelogs], "--out", str(tmp_path / "whole"), "--db",
-                str(tmp_path / "whole.duckdb"))  # fmt: skip
-    in_parts = cli([edi], [timelogs], "--config", str(config))
-    assert whole.exit_code == in_parts.exit_code == 0
-    assert stored(in_parts.db) == stored(tmp_path / "whole.duckdb")
-    for name in ("findings.csv", "rejects.csv"):
-        assert (in_parts.out / name).read_text() == (tmp_path / "whole" / name).read_text()
-    assert in_parts.rejects.height > 0
-    assert not Path(f"{in_parts.db}.staging").exists()
-
-
-@pytest.mark.skipif(machine.cores() < 2, reason="an 837P file is read in parts on 2+ cores")
-def test_a_part_process_killed_stops_the_load_with_a_line_naming_the_file(
-    tmp_path, cli, timelogs, capsys
-):
-    edi = tmp_path / "claims.837"
-    edi.write_text(in_parts_text(), encoding="utf-8")
-    config = tmp_path / "parts.toml"
-    config.write_text("[store]\nx12_part_segments = 10\n")
-    with processes_killed_as_they_start() as killed:
-        result = cli([edi], [timelogs], "--config", str(config))
-    assert killed
-    assert result.exit_code == 1
-    assert re.fullmatch(
-        f"ptaudit: error: {re.escape(str(edi))}: reading it from segment \\d+: the process "
-        "doing it stopped before it finished \\(killed, most often by the system for want "
-        "of memory\\)\n",
-        capsys.readouterr().err,
-    )
-    # The load stopped before its transaction: nothing stored, nothing left staged.
-    with duckdb.connect(str(result.db)) as con:
-        assert con.execute("SELECT count(*) FROM claim_lines").fetchall() == [(0,)]
-    assert not Path(f"{result.db}.staging").exists()
 
 
 def broken(text: str, old: str, new: str, count: int = 1) -> str:
@@ -313,16 +271,6 @@ def test_lines_between_transaction_sets_are_rejected_as_outside_any(tmp_path, cl
     assert rejects.select("row_number", "column").rows() == [(str(lx), "segment")]
     assert rejects.get_column("reason")[0] == "segments outside a transaction set"
     assert outputs.summary["inputs"][0]["rows_read"] == len(ROWS) + 1
-
-
-def test_a_batch_is_the_same_built_from_many_held_frames(tmp_path, monkeypatch):
-    edi = tmp_path / "claims.837"
-    write(edi, ROWS)
-    whole = pl.concat(x12.read_lines(edi, 1000))
-    monkeypatch.setattr(x12, "HELD_ROWS", 1)  # every claim's lines made a frame at once
-    batches = list(x12.read_lines(edi, 1000))
-    assert pl.concat(batches).equals(whole)
-    assert [b.height for b in batches] == [len(ROWS)]
 
 
 def test_a_file_cut_short_rejects_the_envelopes_it_leaves_open(tmp_path, cli, timelogs):
