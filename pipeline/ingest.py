@@ -62,8 +62,9 @@ class RawInput:
     kind: InputKind
     checksum: str
     frame: pl.LazyFrame
-    # Batches of `rows` rows made by a reader of its own (X12), where `frame` is empty.
-    reader: Callable[[int], Iterator[pl.DataFrame]] | None = None
+    # Batches of `rows` rows made by a reader of its own (X12), where `frame` is empty,
+    # with a folder for what it sets aside while reading.
+    reader: Callable[[int, Path], Iterator[pl.DataFrame]] | None = None
 
 
 def read_inputs(files: list[tuple[Path, InputKind]], mapping: dict[str, str]) -> list[RawInput]:
@@ -91,13 +92,14 @@ def read_input(path: Path, kind: InputKind, mapping: dict[str, str], checksum: s
     return RawInput(path=path, kind=kind, checksum=checksum, frame=frame)
 
 
-def read_batches(raw: RawInput, rows: int) -> Iterator[pl.DataFrame]:
+def read_batches(raw: RawInput, rows: int, spill: Path) -> Iterator[pl.DataFrame]:
     """The export's rows as text, `rows` at a time, in file order: the moment the file
-    is actually read (so a file that breaks half-way fails here, with its name)."""
+    is actually read (so a file that breaks half-way fails here, with its name). An X12
+    file's segments wait in the folder `spill` between its two passes."""
     empty = True
     try:
         batches = (
-            raw.reader(rows)
+            raw.reader(rows, spill)
             if raw.reader
             else raw.frame.collect_batches(chunk_size=rows, maintain_order=True)
         )
@@ -134,9 +136,9 @@ def _x12_input(path: Path, kind: InputKind, checksum: str) -> RawInput:
     except x12.NotX12Error as exc:
         raise UsageError(f"{path}: not a readable X12 file: {exc}") from None
 
-    def batches(rows: int) -> Iterator[pl.DataFrame]:
+    def batches(rows: int, spill: Path) -> Iterator[pl.DataFrame]:
         try:
-            for lines in x12.read_lines(path, rows):
+            for lines in x12.read_lines(path, rows, spill):
                 if lines.height:
                     yield _x12_rows(lines.lazy(), path, kind).collect()
         except x12.NotX12Error as exc:

@@ -245,7 +245,7 @@ def _read_input(
     tally = _Tally()
     shown = progress.FileProgress(f"load: {kind.name} {raw.path.name}", raw.path)
     shown.read(0)
-    batches = read_batches(raw, config.store["batch_rows"])
+    batches = read_batches(raw, config.store["batch_rows"], staging.spill(position))
     keys = KeyHashes(kind)
     while True:
         with timer.stage(f"load: read {kind.name}"):

@@ -44,7 +44,7 @@ class Staging:
 
     def spill(self, position: int) -> Path:
         """A folder for what reading the load's `position`-th file sets aside for later
-        (the batches of a large X12 file read by other processes)."""
+        (an X12 file's segments, between its two passes)."""
         return self.folder / f"spill_{position}"
 
     def rejects(self) -> str | None:

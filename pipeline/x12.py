@@ -225,23 +225,25 @@ class _Envelopes:
         self.gs: _Open | None = None
         self.st: _Open | None = None
         self.outside: int | None = None  # the first of a run of segments outside any set
-        self.set_starts: list[int] = []  # where each transaction set begins (its ST)
-        self.segments = 0
+        self.last = self.end = 0  # the last envelope segment read, the last segment
 
-    def read(self, path: Path) -> list[Rejected]:
+    def chunk(self, d: Delimiters, first: int, segments: pl.Series) -> None:
         # Envelope segments are a few in a thousand: polars finds them, and only they
         # are read one by one; the others matter only as a run between two of them.
-        end = last = 0
-        for d, first, segments in _segments(path):
-            for offset, segment in _envelope_segments(segments, d.element):
-                number = first + offset
-                self.between(last, number)
-                self.control(segment.split(d.element) + PADDING, number)
-                last = number
-            end = first + len(segments) - 1
-        self.between(last, end + 1)
-        self.end_of_file(end)
-        self.segments = end
+        for offset, segment in _envelope_segments(segments, d.element):
+            number = first + offset
+            self.between(self.last, number)
+            self.control(segment.split(d.element) + PADDING, number)
+            self.last = number
+        self.end = first + len(segments) - 1
+
+    def end_of_file(self) -> list[Rejected]:
+        """The envelopes rejected, once every chunk is read."""
+        self.between(self.last, self.end + 1)
+        self.stray(self.end + 1)
+        for envelope, tag in ((self.st, "SE"), (self.gs, "GE"), (self.isa, "IEA")):
+            if envelope:
+                self.unclosed(envelope, self.end, tag)
         return _outermost(self.rejected)
 
     def between(self, last: int, number: int) -> None:
@@ -285,7 +287,6 @@ class _Envelopes:
             self.gs.fault = ("GS08", el[8], f"the group's version is not {VERSION}")
 
     def st_(self, el: list[str], number: int) -> None:
-        self.set_starts.append(number)
         self.stray(number)
         if self.st:
             self.unclosed(self.st, number - 1, "SE")
@@ -343,12 +344,6 @@ class _Envelopes:
                 envelope, number, f"{tag}02", el[2],
                 _mismatch(f"{tag}02", header_control, envelope.control),
             )  # fmt: skip
-
-    def end_of_file(self, end: int) -> None:
-        self.stray(end + 1)
-        for envelope, tag in ((self.st, "SE"), (self.gs, "GE"), (self.isa, "IEA")):
-            if envelope:
-                self.unclosed(envelope, end, tag)
 
     def unclosed(self, envelope: _Open, last: int, tag: str) -> None:
         self.close(envelope, last, tag, "", f"no {tag} closes it (the file cut short?)")
@@ -428,29 +423,37 @@ class _Context:
     patient: str = ""  # 2010CA's id
 
 
-def _pieces(path: Path) -> Iterator[tuple[Delimiters, pl.DataFrame]]:
+def _first_pass(path: Path, folder: Path) -> tuple[list[Rejected], list[tuple[Delimiters, Path]]]:
+    """The envelopes rejected; and the segments the second pass reads, kept in `folder`
+    a file per chunk, so the file is split into segments once."""
+    envelopes = _Envelopes()
+    chunks = []
+    folder.mkdir(parents=True, exist_ok=True)
+    for number, (d, first, segments) in enumerate(_segments(path)):
+        envelopes.chunk(d, first, segments)
+        chunks.append((d, folder / f"{number:06d}.arrow"))
+        segments.to_frame("text").with_row_index("segment", offset=first).select(
+            pl.col("segment").cast(pl.Int64),
+            pl.col("text")
+            .str.slice(0, 3)
+            .replace_strict(_kinds(d), default=None, return_dtype=KIND)
+            .alias("kind"),
+            "text",
+        ).filter(pl.col("kind").is_not_null()).write_ipc(chunks[-1][1])
+    return envelopes.end_of_file(), chunks
+
+
+def _pieces(chunks: list[tuple[Delimiters, Path]]) -> Iterator[tuple[Delimiters, pl.DataFrame]]:
     """The segments the second pass reads, (segment, kind, el: the elements), a piece
     of the file at a time, each cut before a segment that closes a claim."""
     held: pl.DataFrame | None = None
     held_with: Delimiters | None = None
-    for d, first, segments in _segments(path):
+    for d, file in chunks:
         if held is not None and d != held_with:
             yield held_with, held  # type: ignore[misc]
             held = None
-        kinds = _kinds(d)
-        frame = (
-            segments.to_frame("text")
-            .with_row_index("segment", offset=first)
-            .with_columns(
-                pl.col("segment").cast(pl.Int64),
-                pl.col("text")
-                .str.slice(0, 3)
-                .replace_strict(kinds, default=None, return_dtype=KIND)
-                .alias("kind"),
-            )
-            .filter(pl.col("kind").is_not_null())
-            .select("segment", "kind", pl.col("text").str.split(d.element).alias("el"))
-        )
+        frame = pl.read_ipc(file).select("segment", "kind", el=pl.col("text").str.split(d.element))
+        file.unlink()
         if held is not None:
             frame = pl.concat([held, frame])
         closing = frame.get_column("kind").is_in(CLOSING).arg_true()
@@ -933,17 +936,17 @@ def _envelope_problems(rows: pl.DataFrame, rejected: list[Rejected]) -> pl.DataF
     ).drop("first", "last", "c", "v", "r")
 
 
-def read_lines(path: Path, rows: int) -> Iterator[pl.DataFrame]:
+def read_lines(path: Path, rows: int, folder: Path) -> Iterator[pl.DataFrame]:
     """The file's service lines in file order, `rows` at a time (a claim's lines stay
-    together, so a batch can hold a few more; the last batch may be empty)."""
-    envelopes = _Envelopes()
-    rejected = envelopes.read(path)
+    together, so a batch can hold a few more; the last batch may be empty). `folder`
+    holds the file's segments between the two passes."""
+    rejected, chunks = _first_pass(path, folder)
     if rejected:
         log.info("%s: %d envelopes rejected", path, len(rejected))
     context = _Context()
     held: list[pl.DataFrame] = []
     claims_rejected = 0
-    for d, piece in _pieces(path):
+    for d, piece in _pieces(chunks):
         lines, context = _piece_lines(piece, d, context)
         lines = _envelope_problems(lines, rejected)
         claims_rejected += lines.filter("claim_rejected").get_column("claim").n_unique()

@@ -161,7 +161,7 @@ def test_an_837p_file_audits_as_the_same_rows_in_csv(tmp_path, cli, timelogs, se
 def test_each_837p_element_lands_in_its_canonical_column(tmp_path):
     edi = tmp_path / "claims.837"
     written = write(edi, ROWS)
-    lines = pl.concat(x12.read_lines(edi, 1000))
+    lines = pl.concat(x12.read_lines(edi, 1000, tmp_path / "spill"))
     by_claim = {
         (r["claim_id"], r["claim_frequency"], r["line_number"]): r for r in lines.to_dicts()
     }
@@ -186,10 +186,10 @@ def test_batches_keep_claims_whole_and_read_across_chunks(tmp_path, monkeypatch)
     edi = tmp_path / "claims.837"
     write(edi, ROWS, separators=Separators(newline=False))
     monkeypatch.setattr(x12, "CHUNK_CHARS", 64)  # many chunks, segments cut across them
-    batches = [b for b in x12.read_lines(edi, 3) if b.height]
+    batches = [b for b in x12.read_lines(edi, 3, tmp_path / "spill") if b.height]
     assert sum(b.height for b in batches) == len(ROWS)
     assert [b.height for b in batches] == [4, 4, 2]  # a batch ends after a whole claim
-    whole = pl.concat(x12.read_lines(edi, 1000)).drop(x12.SEGMENT)
+    whole = pl.concat(x12.read_lines(edi, 1000, tmp_path / "spill")).drop(x12.SEGMENT)
     assert pl.concat(batches).drop(x12.SEGMENT).equals(whole)
 
 
@@ -208,10 +208,10 @@ def test_a_file_read_in_small_pieces_gives_the_rows_read_whole(tmp_path, monkeyp
     the pieces before it left open: the billing provider, subscriber, payer, patient."""
     edi = tmp_path / "claims.837"
     edi.write_text(rejections_text(), encoding="utf-8")
-    whole = pl.concat(x12.read_lines(edi, 1000))
+    whole = pl.concat(x12.read_lines(edi, 1000, tmp_path / "spill"))
     monkeypatch.setattr(x12, "CHUNK_CHARS", 64)  # a piece for about every segment
     with caplog.at_level(logging.INFO, logger="pipeline.x12"):
-        batches = [b for b in x12.read_lines(edi, 3) if b.height]
+        batches = [b for b in x12.read_lines(edi, 3, tmp_path / "spill") if b.height]
     assert pl.concat(batches).equals(whole)
     assert all(b.height <= 4 for b in batches)  # rows at a time, claims whole
     patients = [row["patient_id"] for row in ROWS]
