@@ -227,15 +227,20 @@ class _Envelopes:
         self.outside: int | None = None  # the first of a run of segments outside any set
         self.last = self.end = 0  # the last envelope segment read, the last segment
 
-    def chunk(self, d: Delimiters, first: int, segments: pl.Series) -> None:
-        # Envelope segments are a few in a thousand: polars finds them, and only they
-        # are read one by one; the others matter only as a run between two of them.
-        for offset, segment in _envelope_segments(segments, d.element):
-            number = first + offset
+    def chunk(self, d: Delimiters, kept: pl.DataFrame, end: int) -> None:
+        """The envelope segments among a chunk's `kept` ones (segment, kind, text), the
+        chunk's last segment being `end`."""
+        # Envelope segments are a few in a thousand, and only they are read one by one;
+        # the others matter only as a run between two of them.
+        envelope = kept.filter(pl.col("kind").is_in(ENVELOPE_TAGS)).select("segment", "text")
+        for number, segment in envelope.iter_rows():
+            elements = segment.split(d.element)
+            if elements[0] not in ENVELOPE_TAGS:
+                continue  # a kind read by its first three characters: "ISAX" is no ISA
             self.between(self.last, number)
-            self.control(segment.split(d.element) + PADDING, number)
+            self.control(elements + PADDING, number)
             self.last = number
-        self.end = first + len(segments) - 1
+        self.end = end
 
     def end_of_file(self) -> list[Rejected]:
         """The envelopes rejected, once every chunk is read."""
@@ -362,15 +367,6 @@ def _split(text: str, terminator: str) -> pl.Series:
     return segments.filter(segments != "")
 
 
-def _envelope_segments(segments: pl.Series, element: str) -> Iterator[tuple[int, str]]:
-    """(place in the chunk, text) of the ISA, IEA, GS, GE, ST and SE segments."""
-    frame = segments.to_frame().with_row_index("offset")
-    # Two characters first, a cheap look at every segment; the tag then, at a few.
-    frame = frame.filter(pl.col("segment").str.slice(0, 2).is_in([t[:2] for t in ENVELOPE_TAGS]))
-    tags = frame.get_column("segment").str.split(element).list.first()
-    yield from frame.filter(tags.is_in(ENVELOPE_TAGS)).iter_rows()
-
-
 def _mismatch(trailer: str, header: str, control: str) -> str:
     return f"{trailer} does not match {header} ({control})"
 
@@ -430,16 +426,22 @@ def _first_pass(path: Path, folder: Path) -> tuple[list[Rejected], list[tuple[De
     chunks = []
     folder.mkdir(parents=True, exist_ok=True)
     for number, (d, first, segments) in enumerate(_segments(path)):
-        envelopes.chunk(d, first, segments)
+        kept = (
+            segments.to_frame("text")
+            .with_row_index("segment", offset=first)
+            .select(
+                pl.col("segment").cast(pl.Int64),
+                pl.col("text")
+                .str.slice(0, 3)
+                .replace_strict(_kinds(d), default=None, return_dtype=KIND)
+                .alias("kind"),
+                "text",
+            )
+            .filter(pl.col("kind").is_not_null())
+        )
+        envelopes.chunk(d, kept, first + len(segments) - 1)
         chunks.append((d, folder / f"{number:06d}.arrow"))
-        segments.to_frame("text").with_row_index("segment", offset=first).select(
-            pl.col("segment").cast(pl.Int64),
-            pl.col("text")
-            .str.slice(0, 3)
-            .replace_strict(_kinds(d), default=None, return_dtype=KIND)
-            .alias("kind"),
-            "text",
-        ).filter(pl.col("kind").is_not_null()).write_ipc(chunks[-1][1])
+        kept.write_ipc(chunks[-1][1])
     return envelopes.end_of_file(), chunks
 
 
@@ -577,82 +579,26 @@ def _state(segments: pl.DataFrame, context: _Context) -> pl.DataFrame:
 def _rows(s: dict[str, pl.DataFrame], d: Delimiters) -> pl.DataFrame:
     """The piece's service lines as rows of SCHEMA (and the claim each is in), from its
     segments of each kind."""
-    loop, number = pl.col("loop"), pl.col("segment")
-    claims = _claims(s, d)
     sv1, sv1_problems = _service(s["SV1"], d)
     dates = s["DTP"].filter(_element(1) == "472")
     dates = dates.with_columns(_service_date(_element(2), _element(3)))
-    line_dates = dates.filter((loop == "line") & (pl.col("line") != 0))
-    claim_dates = dates.filter((loop == "claim") & (pl.col("claim") != 0))
-    rendering = s["NM1"].filter(_element(1) == "82")
-    lines = (
-        s["LX"]
-        .select("claim", "line", line_number=_element(1))
-        .join(claims, on="claim", how="left")
-        .join(sv1, on="line", how="left")
-        .join(_last(line_dates, "line", line_date=pl.col("date")), on="line", how="left")
-        .join(
-            _last(
-                line_dates.filter(pl.col("problem_column").is_not_null()),
-                "line",
-                line_problem=pl.struct(
-                    column=pl.col("problem_column"),
-                    value=pl.col("problem_value"),
-                    reason=pl.format(
-                        "segment {} ({}): {}",
-                        number,
-                        pl.col("problem_column"),
-                        pl.col("problem_reason"),
-                    ),
-                ),
-            ),
-            on="line",
-            how="left",
-        )
-        .join(_last(claim_dates, "claim", claim_date=pl.col("date")), on="claim", how="left")
-        .join(
-            _last(rendering.filter(loop == "line"), "line", line_rendering=_element(9)),
-            on="line",
-            how="left",
-        )
-        .join(
-            _last(rendering.filter(loop == "claim"), "claim", claim_rendering=_element(9)),
-            on="claim",
-            how="left",
-        )
-        .sort("line")
-    )
+    claim_dates = dates.filter((pl.col("loop") == "claim") & (pl.col("claim") != 0))
+    lines = _lines(s, d, sv1, dates, claim_dates)
     codes, pointer_problems = _diagnosis_codes(s, lines, d)
-    lines = lines.join(codes, on="line", how="left")
-    problems = pl.concat(
-        [
-            _claim_problems(s, claim_dates, sv1_problems),
-            lines.filter(pl.col("sv1_segment").is_null()).select(
-                "claim",
-                phase=pl.lit(1),
-                order=pl.col("line"),
-                column=pl.lit("SV1"),
-                value=pl.lit(""),
-                reason=_claim_rejected(pl.col("line"), "SV1", "a service line (LX) without SV1"),
-            ),
-            pointer_problems,
-        ],
-        how="diagonal_relaxed",
+    no_sv1 = lines.filter(pl.col("sv1_segment").is_null()).select(
+        "claim",
+        phase=pl.lit(1),
+        order=pl.col("line"),
+        column=pl.lit("SV1"),
+        value=pl.lit(""),
+        reason=_claim_rejected(pl.col("line"), "SV1", "a service line (LX) without SV1"),
     )
-    first_problem = (
-        problems.sort("phase", "order", maintain_order=True)
-        .unique("claim", keep="first")
-        .select("claim", claim_problem=pl.struct("column", "value", "reason"))
+    problems = [_claim_problems(s, claim_dates, sv1_problems), no_sv1, pointer_problems]
+    lines = lines.join(codes, on="line", how="left").join(
+        _first_problems(problems), on="claim", how="left"
     )
-    lines = lines.join(first_problem, on="claim", how="left", maintain_order="left")
     procedure = pl.col("procedure")
     modifiers = procedure.list.slice(2, 4).list.eval(pl.element().filter(pl.element() != ""))
-
-    def truthy(*values: str) -> pl.Expr:
-        return pl.coalesce(
-            *(pl.when(pl.col(v) != "").then(pl.col(v)) for v in values[:-1]), pl.col(values[-1])
-        )
-
     problem = pl.coalesce("claim_problem", "line_problem")
     return (
         lines.select(
@@ -661,15 +607,16 @@ def _rows(s: dict[str, pl.DataFrame], d: Delimiters) -> pl.DataFrame:
             "line_number",
             "patient_id",
             "payer",
-            truthy("line_rendering", "claim_rendering", "billing").alias("rendering_npi"),
-            truthy("line_date", "claim_date").alias("service_date"),
+            _first_given("line_rendering", "claim_rendering", "billing").alias("rendering_npi"),
+            _first_given("line_date", "claim_date").alias("service_date"),
             procedure.list.get(1, null_on_oob=True).alias("cpt_code"),
+            # X12 writes 2 units as "2.0" as well as "2".
             pl.col("units").str.replace(r"^([^.]+)\.0*$", "${1}").alias("units"),
             "claim_frequency",
             modifiers.list.join(",").alias("modifiers"),
             "charge",
             pl.col("codes").fill_null("").alias("diagnosis_codes"),
-            truthy("line_place", "claim_place").alias("place_of_service"),
+            _first_given("line_place", "claim_place").alias("place_of_service"),
             problem.struct.field("column").alias(PROBLEM_COLUMN),
             problem.struct.field("value").alias(PROBLEM_VALUE),
             problem.struct.field("reason").alias(PROBLEM_REASON),
@@ -679,6 +626,58 @@ def _rows(s: dict[str, pl.DataFrame], d: Delimiters) -> pl.DataFrame:
         .cast(SCHEMA)
         .sort(SEGMENT)
     )
+
+
+def _lines(
+    s: dict[str, pl.DataFrame],
+    d: Delimiters,
+    sv1: pl.DataFrame,
+    dates: pl.DataFrame,
+    claim_dates: pl.DataFrame,
+) -> pl.DataFrame:
+    """Each service line (LX) with its claim's values and its own: its SV1, the last
+    DTP*472 and rendering provider (NM1*82) of the line and of its claim."""
+    loop, number = pl.col("loop"), pl.col("segment")
+    line_dates = dates.filter((loop == "line") & (pl.col("line") != 0))
+    line_problem = pl.struct(
+        column=pl.col("problem_column"),
+        value=pl.col("problem_value"),
+        reason=pl.format(
+            "segment {} ({}): {}", number, pl.col("problem_column"), pl.col("problem_reason")
+        ),
+    )
+    date_problems = line_dates.filter(pl.col("problem_column").is_not_null())
+    rendering = s["NM1"].filter(_element(1) == "82")
+    own = [
+        (sv1, "line"),
+        (_last(line_dates, "line", line_date=pl.col("date")), "line"),
+        (_last(date_problems, "line", line_problem=line_problem), "line"),
+        (_last(claim_dates, "claim", claim_date=pl.col("date")), "claim"),
+        (_last(rendering.filter(loop == "line"), "line", line_rendering=_element(9)), "line"),
+        (_last(rendering.filter(loop == "claim"), "claim", claim_rendering=_element(9)), "claim"),
+    ]
+    lines = s["LX"].select("claim", "line", line_number=_element(1))
+    lines = lines.join(_claims(s, d), on="claim", how="left")
+    for values, key in own:
+        lines = lines.join(values, on=key, how="left")
+    return lines.sort("line")
+
+
+def _first_problems(problems: list[pl.DataFrame]) -> pl.DataFrame:
+    """Each claim's first problem: those found as its segments are read (phase 0) in
+    their order, then those found once it is whole (phase 1), line by line."""
+    return (
+        pl.concat(problems, how="diagonal_relaxed")
+        .sort("phase", "order", maintain_order=True)
+        .unique("claim", keep="first")
+        .select("claim", claim_problem=pl.struct("column", "value", "reason"))
+    )
+
+
+def _first_given(*columns: str) -> pl.Expr:
+    """The first of `columns` that is given (not empty), else the last."""
+    given = (pl.when(pl.col(c) != "").then(pl.col(c)) for c in columns[:-1])
+    return pl.coalesce(*given, pl.col(columns[-1]))
 
 
 def _claims(s: dict[str, pl.DataFrame], d: Delimiters) -> pl.DataFrame:
@@ -746,24 +745,33 @@ def _claim_problems(
 def _service(sv1: pl.DataFrame, d: Delimiters) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Each line's SV1 (the first in it) and the problems of the claims' SV1s."""
     number = pl.col("segment")
-    sv1 = sv1.filter(pl.col("claim") != 0)
     inside = (pl.col("line") != 0) & (pl.col("loop") == "line")
-    sv1 = sv1.with_columns(
+    sv1 = sv1.filter(pl.col("claim") != 0).with_columns(
         inside=inside,
         first=inside & pl.col("line").is_first_distinct(),
         procedure=_element(1).str.split(d.component),
     )
-    sv1 = sv1.with_columns(problem=_sv1_problem(d))
-    problems = sv1.filter(pl.col("problem").is_not_null()).select(
+    checks = _sv1_checks(d)
+    # Which check an SV1 fails first, a number where most fail none; the problem's text
+    # is made only for those that fail one.
+    failed = pl.when(checks[0][0]).then(0)
+    for i, (fails, *_) in enumerate(checks[1:], start=1):
+        failed = failed.when(fails).then(i)
+    sv1 = sv1.with_columns(failed=failed)
+    which = pl.col("failed")
+
+    def text(part: int) -> pl.Expr:
+        chosen = pl.when(which == 0).then(checks[0][part])
+        for i, check in enumerate(checks[1:], start=1):
+            chosen = chosen.when(which == i).then(check[part])
+        return chosen
+
+    problems = sv1.filter(which.is_not_null()).select(
         "claim",
         order=number,
-        column=pl.col("problem").struct.field("column"),
-        value=pl.col("problem").struct.field("value"),
-        reason=_claim_rejected(
-            number,
-            pl.col("problem").struct.field("column"),
-            pl.col("problem").struct.field("reason"),
-        ),
+        column=text(1),
+        value=text(2),
+        reason=_claim_rejected(number, text(1), text(3)),
     )
     assigned = sv1.filter("first").select(
         "line",
@@ -777,40 +785,31 @@ def _service(sv1: pl.DataFrame, d: Delimiters) -> tuple[pl.DataFrame, pl.DataFra
     return assigned, problems
 
 
-def _sv1_problem(d: Delimiters) -> pl.Expr:
+def _sv1_checks(d: Delimiters) -> list[tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr]]:
+    """(fails, column, value, reason) of each check of an SV1, in the order they are
+    made: the first it fails is its claim's problem."""
     procedure = pl.col("procedure")
     sv101, sv103, units, pointers = _element(1), _element(3), _element(4), _element(7)
-    not_numbers = (
-        pointers.str.split(d.component)
-        .list.eval(pl.element().str.contains("^[0-9]+$").not_())
-        .list.any()
-    )
-
-    def problem(column: str, value: pl.Expr | str, reason: str) -> pl.Expr:
-        value = pl.lit(value) if isinstance(value, str) else value
-        return pl.struct(column=pl.lit(column), value=value, reason=pl.lit(reason))
-
+    # Pointers are whole numbers between component separators (written as a code
+    # point, which a regular expression reads whatever the character).
+    separator = f"\\x{{{ord(d.component):X}}}"
+    numbers = pointers.str.contains(f"^[0-9]+({separator}[0-9]+)*$")
     code = procedure.list.get(1, null_on_oob=True).fill_null("")
-    return (
-        pl.when(~pl.col("inside"))
-        .then(problem("SV1", "", "SV1 outside a service line (no LX before it)"))
-        .when(~pl.col("first"))
-        .then(problem("SV1", "", "a second SV1 in one service line"))
-        .when(procedure.list.get(0) != "HC")
-        .then(problem("SV101", sv101, "SV101-1 is not HC (a CPT/HCPCS code)"))
-        .when(code == "")
-        .then(problem("SV101", sv101, "SV101-2, the procedure code, is missing"))
-        .when(procedure.list.len() > 7)
-        .then(problem("SV101", sv101, "SV101 has more than 7 components"))
-        .when(sv103 != "UN")
-        .then(problem("SV103", sv103, "SV103 is not UN: the units cannot be read as units"))
-        .when(units == "")
-        .then(problem("SV104", "", "SV104, the units, is missing"))
-        .when(pointers == "")
-        .then(problem("SV107", "", "SV107, the diagnosis pointer, is missing"))
-        .when(not_numbers)
-        .then(problem("SV107", pointers, "SV107 holds a pointer that is not a number"))
-    )
+    none = pl.lit("")
+    checks = [
+        (~pl.col("inside"), "SV1", none, "SV1 outside a service line (no LX before it)"),
+        (~pl.col("first"), "SV1", none, "a second SV1 in one service line"),
+        (procedure.list.get(0) != "HC", "SV101", sv101, "SV101-1 is not HC (a CPT/HCPCS code)"),
+        (code == "", "SV101", sv101, "SV101-2, the procedure code, is missing"),
+        (procedure.list.len() > 7, "SV101", sv101, "SV101 has more than 7 components"),
+        (sv103 != "UN", "SV103", sv103, "SV103 is not UN: the units cannot be read as units"),
+        (units == "", "SV104", none, "SV104, the units, is missing"),
+        (pointers == "", "SV107", none, "SV107, the diagnosis pointer, is missing"),
+        (~numbers, "SV107", pointers, "SV107 holds a pointer that is not a number"),
+    ]
+    return [
+        (fails, pl.lit(column), value, pl.lit(reason)) for fails, column, value, reason in checks
+    ]
 
 
 def _diagnosis_codes(
