@@ -46,7 +46,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -60,7 +60,7 @@ from bench import night
 from bench.cases import PLANTED_CASES
 from bench.scale import CHECK_LIMIT, SIZES, generator_fingerprint, parse_size
 from bench.synth import DEFAULT_SEED
-from bench.x12 import write_837p
+from bench.x12 import Separators, write_837p
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
@@ -72,6 +72,7 @@ NIGHT = "night"
 MATCH_KEY = ["rule_id", "claim_id", "line_number", "cpt_code"]
 PLANTED_RULES = sorted({e.rule_id for case in PLANTED_CASES for e in case.expected})
 GIB = 1024**3
+X12_SLICE_ROWS = 1_000_000  # claim lines in each interchange of a bench 837P file (about)
 # Sizes from here on run --repeat-large times.
 LARGE = 10_000_000
 ALL_STAGES = "all stages"
@@ -185,18 +186,36 @@ def in_own_process(work: Callable[..., None], *args: object) -> None:
 
 def write_837p_files(folder: Path, path: Path) -> None:
     """The 837P file and each row's LX segment number (the row numbers its rejects
-    carry)."""
+    carry). The file is written an interchange per X12_SLICE_ROWS rows (cut where a
+    claim ends): the text of 1M lines takes 2 GB to build."""
     rows = pl.read_csv(folder / "claims.csv", infer_schema=False)
-    written = write_837p(rows)
+    partial = path.with_suffix(".partial")
+    segments: list[pl.Series] = []
+    written_segments = 0
+    with partial.open("w", encoding="utf-8") as out:
+        for part in _claim_slices(rows, X12_SLICE_ROWS):
+            written = write_837p(part)
+            out.write(written.text)
+            segments.append(pl.Series(written.line_segments) + written_segments)
+            written_segments += written.text.count(Separators().segment)
     pl.DataFrame(
         {
             "row_number": pl.int_range(1, rows.height + 1, eager=True),
-            "segment": written.line_segments,
+            "segment": pl.concat(segments) if segments else pl.Series(dtype=pl.Int64),
         }
     ).write_parquet(folder / "claims.837p.segments.parquet")
-    partial = path.with_suffix(".partial")
-    partial.write_text(written.text, encoding="utf-8")
     partial.rename(path)
+
+
+def _claim_slices(rows: pl.DataFrame, size: int) -> Iterator[pl.DataFrame]:
+    """`rows` in slices of about `size`, each ending where a claim's lines end."""
+    claim = pl.concat_str("claim_id", "claim_frequency", separator="\x00", ignore_nulls=True)
+    ends = rows.select((claim != claim.shift(-1)).fill_null(True).arg_true()).to_series()
+    start = 0
+    while start < rows.height:
+        end = ends[min(ends.search_sorted(start + size - 1), ends.len() - 1)] + 1
+        yield rows.slice(start, end - start)
+        start = end
 
 
 # --------------------------------------------------------------------------- scoring
