@@ -32,12 +32,13 @@ value and reason), which makes it a reject whatever its values:
 
 Values themselves (an NPI, a date, the units) are left to validation, as a CSV export's.
 
-Both passes work on a chunk's segments as polars columns, not segment by segment in
-Python. The second pass reads the loops around each segment (billing provider,
-subscriber, patient, claim, line) from the loops' opening segments carried down to the
-segments after them, and the file is taken a piece at a time, each cut before a segment
-that closes a claim: a piece holds whole claims, and takes from the pieces before it only
-the loops its first claim is in (`_Context`).
+The text is split into segments once: the first pass keeps the segments the second
+reads, in files in a folder the caller gives. The second pass works on them as polars
+columns, not segment by segment in Python: each segment's loops (billing provider,
+subscriber, patient, claim, line) are carried down from the segments that open them,
+and claims and lines are put together by joins. It takes the file a piece at a time,
+each cut before a segment that closes a claim: a piece holds whole claims, and takes
+from the pieces before it only the loops its first claim is in (`_Context`).
 """
 
 from __future__ import annotations
@@ -448,23 +449,21 @@ def _first_pass(path: Path, folder: Path) -> tuple[list[Rejected], list[tuple[De
 def _pieces(chunks: list[tuple[Delimiters, Path]]) -> Iterator[tuple[Delimiters, pl.DataFrame]]:
     """The segments the second pass reads, (segment, kind, el: the elements), a piece
     of the file at a time, each cut before a segment that closes a claim."""
-    held: pl.DataFrame | None = None
-    held_with: Delimiters | None = None
+    held: tuple[Delimiters, pl.DataFrame] | None = None
     for d, file in chunks:
-        if held is not None and d != held_with:
-            yield held_with, held  # type: ignore[misc]
-            held = None
         frame = pl.read_ipc(file).select("segment", "kind", el=pl.col("text").str.split(d.element))
         file.unlink()
-        if held is not None:
-            frame = pl.concat([held, frame])
+        if held is not None and held[0] == d:
+            frame = pl.concat([held[1], frame])
+        elif held is not None:
+            yield held  # the end of an interchange, before one with other delimiters
         closing = frame.get_column("kind").is_in(CLOSING).arg_true()
         cut = closing[-1] if closing.len() else 0
         if cut:
             yield d, frame.slice(0, cut)
-        held, held_with = frame.slice(cut), d
-    if held is not None and held.height:
-        yield held_with, held  # type: ignore[misc]
+        held = (d, frame.slice(cut))
+    if held is not None and held[1].height:
+        yield held
 
 
 def _element(i: int) -> pl.Expr:

@@ -193,6 +193,23 @@ def test_batches_keep_claims_whole_and_read_across_chunks(tmp_path, monkeypatch)
     assert pl.concat(batches).drop(x12.SEGMENT).equals(whole)
 
 
+def test_interchanges_with_their_own_delimiters_read_as_each_alone(tmp_path, monkeypatch):
+    """Each interchange is read with the delimiters its own ISA declares, also when a
+    piece of the file held back at the end of one is followed by another."""
+    first, second = ROWS[:4], ROWS[4:]
+    texts = [
+        write_837p(frame(first)).text,
+        write_837p(frame(second), separators=SEPARATORS["exclamation, backslash, quote"]).text,
+    ]
+    edi = tmp_path / "claims.837"
+    edi.write_text("".join(texts), encoding="utf-8")
+    monkeypatch.setattr(x12, "CHUNK_CHARS", 200)
+    lines = pl.concat(x12.read_lines(edi, 3, tmp_path / "spill"))
+    assert lines.get_column(x12.PROBLEM_REASON).null_count() == len(ROWS)
+    expected = frame(ROWS).select("claim_id", "cpt_code", "modifiers", "patient_id")
+    assert lines.select(expected.columns).equals(expected)
+
+
 def rejections_text() -> str:
     """ROWS a claim to a transaction set, with a claim rejected early in the file, one
     late, and the last transaction set's envelope broken."""
