@@ -406,6 +406,9 @@ def _kinds(d: Delimiters) -> dict[str, str]:
 # before one, so a piece holds whole claims and the next needs only a _Context.
 CLOSING = ("CLM", "HL", *ENVELOPE_TAGS)
 LOOPS = {"20": "billing", "22": "subscriber", "23": "patient"}  # HL03's levels
+LOOP = pl.Enum(["", *LOOPS.values(), "claim", "line", "other"])
+# The segments that give a claim's names or open their loops, and the claims.
+NAMING = ("NM1", "REF", "HL", "CLM", *ENVELOPE_TAGS)
 
 
 @dataclass(frozen=True)
@@ -493,25 +496,27 @@ def _piece_lines(
         pl.col("el").list.get(i, null_on_oob=True).fill_null("").alias(f"e{i}")
         for i in COMMON_ELEMENTS
     )
-    s = _state(segments.with_columns(common), context)
-    last = s.tail(1).row(0, named=True)
-    after = _Context(
-        last["billing"], last["subscriber"], last["payer"], last["patient_loop"], last["patient"]
-    )
+    s = _loops(segments.with_columns(common))
+    named = _names(s.filter(pl.col("kind").is_in(NAMING)), context)
+    if named.height:
+        last = named.tail(1).row(0, named=True)
+        context = _Context(*(last[name] for name in _Context.__dataclass_fields__))
     kinds = s.partition_by("kind", as_dict=True)
-    return _rows({kind: kinds.get((kind,), s.clear()) for kind in KIND.categories}, d), after
+    by_kind = {kind: kinds.get((kind,), s.clear()) for kind in KIND.categories}
+    by_kind["CLM"] = named.filter(pl.col("kind") == "CLM")  # with the names they are in
+    return _rows(by_kind, d), context
 
 
-def _state(segments: pl.DataFrame, context: _Context) -> pl.DataFrame:
-    """Each segment with the loops it is read in, as the loops' opening segments and
-    the segments they hold set them, carried down to the segments after."""
+def _loops(segments: pl.DataFrame) -> pl.DataFrame:
+    """Each segment with the loops it is read in (the claim and line it is in, and
+    which loop), as the segments that open them set them, carried down to the
+    segments after."""
     kind, number, level = pl.col("kind"), pl.col("segment"), pl.col("level")
     boundary, hl, clm = kind.is_in(ENVELOPE_TAGS), kind == "HL", kind == "CLM"
     closes = boundary | hl | clm
     frame = segments.with_columns(
         level=pl.when(hl).then(_element(3)),
         opened=pl.when(clm).then(number).when(boundary | hl).then(0).forward_fill().fill_null(0),
-        stretch=closes.cum_sum(),
     )
     # A service line outside a claim opens one, with no claim id, that holds the lines
     # up to the next segment that closes a claim.
@@ -525,22 +530,34 @@ def _state(segments: pl.DataFrame, context: _Context) -> pl.DataFrame:
         line=pl.when(kind == "LX").then(number).when(closes).then(0).forward_fill().fill_null(0),
         first_stray=first_stray,
     )
+
+    def opens(name: str) -> pl.Expr:
+        return pl.lit(name, dtype=LOOP)
+
     loop = (
         pl.when(boundary)
-        .then(pl.lit(""))
+        .then(opens(""))
         .when(hl)
-        .then(level.replace_strict(LOOPS, default=""))
+        .then(level.replace_strict(LOOPS, default="", return_dtype=LOOP))
         .when(clm)
-        .then(pl.lit("claim"))
+        .then(opens("claim"))
         .when(kind == "LX")
-        .then(pl.lit("line"))
+        .then(opens("line"))
         # In a claim, SBR opens 2320 (other subscriber): its names are not this claim's.
         .when((kind == "SBR") & (pl.col("claim") != 0))
-        .then(pl.lit("other"))
+        .then(opens("other"))
         .forward_fill()
-        .fill_null("")
+        .fill_null(opens(""))
     )
-    frame = frame.with_columns(loop=loop)
+    return frame.with_columns(loop=loop)
+
+
+def _names(segments: pl.DataFrame, context: _Context) -> pl.DataFrame:
+    """The segments that name a claim's billing provider, subscriber, payer and patient
+    (and those that open their loops, and the claims), each with the names given so far
+    in its loops."""
+    kind, number, level = pl.col("kind"), pl.col("segment"), pl.col("level")
+    boundary, hl = kind.is_in(ENVELOPE_TAGS), kind == "HL"
     in_loop, who = pl.col("loop"), _element(1)
     nm1 = kind == "NM1"
     reset_transaction = boundary | (hl & (level == "20"))
@@ -561,7 +578,7 @@ def _state(segments: pl.DataFrame, context: _Context) -> pl.DataFrame:
     ids_before = ids - gives_id.cast(pl.Int64) - pl.when(patient_reset).then(ids).forward_fill()
     patient = pl.when(qc).then(_element(9)).when(ref & (ids_before.fill_null(0) == 0))
     patient = patient.then(_element(2))
-    return frame.with_columns(
+    return segments.with_columns(
         billing=carried(reset_transaction, "", named("85", "billing", 9), context.billing),
         subscriber=carried(reset_subscriber, "", named("IL", "subscriber", 9), context.subscriber),
         payer=carried(reset_subscriber, "", named("PR", "subscriber", 3), context.payer),
