@@ -61,6 +61,7 @@ from bench.cases import PLANTED_CASES
 from bench.scale import CHECK_LIMIT, SIZES, generator_fingerprint, parse_size
 from bench.synth import DEFAULT_SEED
 from bench.x12 import Separators, write_837p
+from pipeline.x12 import batch_ends
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
@@ -210,10 +211,8 @@ def write_837p_files(folder: Path, path: Path) -> None:
 def _claim_slices(rows: pl.DataFrame, size: int) -> Iterator[pl.DataFrame]:
     """`rows` in slices of about `size`, each ending where a claim's lines end."""
     claim = pl.concat_str("claim_id", "claim_frequency", separator="\x00", ignore_nulls=True)
-    ends = rows.select((claim != claim.shift(-1)).fill_null(True).arg_true()).to_series()
     start = 0
-    while start < rows.height:
-        end = ends[min(ends.search_sorted(start + size - 1), ends.len() - 1)] + 1
+    for end in batch_ends(rows.select(claim).to_series(), size):
         yield rows.slice(start, end - start)
         start = end
 

@@ -976,12 +976,21 @@ def read_lines(path: Path, rows: int, folder: Path) -> Iterator[pl.DataFrame]:
 
 
 def _cut(lines: pl.DataFrame, rows: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The first batch of `lines`, `rows` of them or more: up to the end of the claim
-    that brings it to `rows`; and the rest."""
-    claim = lines.get_column("claim")
-    ends = (claim != claim.shift(-1)).fill_null(True).arg_true()
-    end = ends[ends.search_sorted(rows - 1)] + 1
+    """The first batch of `lines`, `rows` of them or more; and the rest."""
+    end = next(batch_ends(lines.get_column("claim"), rows))
     return lines.slice(0, end).select(list(SCHEMA)), lines.slice(end)
+
+
+def batch_ends(claims: pl.Series, rows: int) -> Iterator[int]:
+    """Where each batch of lines ends (the place past its last line), the lines being
+    those of `claims` (each line's claim, a claim's lines together): a batch holds
+    `rows` lines or more, up to the end of the claim that brings it to `rows`; the last
+    holds what is left."""
+    ends = (claims != claims.shift(-1)).fill_null(True).arg_true()
+    end = 0
+    while end < claims.len():
+        end = ends[min(ends.search_sorted(end + rows - 1), ends.len() - 1)] + 1
+        yield end
 
 
 def check_header(path: Path) -> None:
