@@ -481,10 +481,16 @@ def _last(frame: pl.DataFrame, key: str, **values: pl.Expr) -> pl.DataFrame:
     return frame.select(key, **values).unique(key, keep="last")
 
 
-def _claim_rejected(segment: pl.Expr, column: str | pl.Expr, reason: str | pl.Expr) -> pl.Expr:
+def _at_segment(segment: pl.Expr, column: str | pl.Expr, reason: str | pl.Expr) -> pl.Expr:
+    """A problem's reason, naming the segment and element where it was found."""
     column = pl.lit(column) if isinstance(column, str) else column
     reason = pl.lit(reason) if isinstance(reason, str) else reason
-    return pl.format("claim rejected: segment {} ({}): {}", segment, column, reason)
+    return pl.format("segment {} ({}): {}", segment, column, reason)
+
+
+def _claim_rejected(segment: pl.Expr, column: str | pl.Expr, reason: str | pl.Expr) -> pl.Expr:
+    """The reason of a problem that rejects the whole claim."""
+    return pl.lit("claim rejected: ") + _at_segment(segment, column, reason)
 
 
 def _piece_lines(
@@ -658,9 +664,7 @@ def _lines(
     line_problem = pl.struct(
         column=pl.col("problem_column"),
         value=pl.col("problem_value"),
-        reason=pl.format(
-            "segment {} ({}): {}", number, pl.col("problem_column"), pl.col("problem_reason")
-        ),
+        reason=_at_segment(number, pl.col("problem_column"), pl.col("problem_reason")),
     )
     date_problems = line_dates.filter(pl.col("problem_column").is_not_null())
     rendering = s["NM1"].filter(_element(1) == "82")
