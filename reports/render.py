@@ -71,8 +71,9 @@ def write_outputs(
     temporaries: list[Path] = []
     try:
         # The run's claim lines, for the summary's period and the providers' totals.
-        lines = measures.run_lines(con, Scope.of_run(con, run_id).lines_run(con, run_id))
-        summary = build_summary(con, run_id, catalog, findings, changes, lines)
+        scope = Scope.of_run(con, run_id)
+        lines = measures.run_lines(con, scope.lines_run(con, run_id))
+        summary = build_summary(con, run_id, catalog, findings, changes, scope, lines)
         progress.show("report: evidence")
         found = evidence.collect(con, with_evidence, config, catalog)
         if pseudonyms is not None:

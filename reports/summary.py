@@ -29,11 +29,12 @@ def build_summary(
     catalog: Catalog,
     findings: pl.DataFrame,
     changes: Changes,
+    scope: Scope,
     lines: RunLines,
 ) -> dict[str, Any]:
-    """The run in numbers; its audited period is that of its claim lines in force."""
+    """The run in numbers, for its `scope` (Scope.of_run); its audited period is that of
+    its claim lines in force."""
     params = {"run_id": run_id}
-    scope = Scope.of_run(con, run_id)
     run = first_row(
         con,
         "SELECT started_at, loaded_at, flagged_at, config_source FROM runs WHERE run_id = $run_id",
