@@ -69,7 +69,7 @@ SEGMENT = "segment"
 PROBLEM_COLUMN = "problem_column"
 PROBLEM_VALUE = "problem_value"
 PROBLEM_REASON = "problem_reason"
-# The canonical claim columns, in the order each line's values are gathered.
+# The canonical claim columns, in the order of a line's row (SCHEMA).
 LINE_COLUMNS = CLAIMS.columns
 SCHEMA = {
     SEGMENT: pl.Int64,
