@@ -41,6 +41,45 @@ def test_sizes_read_as_line_counts():
         parse_size("lots")
 
 
+def _timed_case(size: str, seconds: dict[str, float]) -> run.Case:
+    """A case of one audit run that timed `seconds` (stage: seconds) and took 1 s more."""
+    stages = [{"stage": name, "seconds": value} for name, value in seconds.items()]
+    audit = run.Measured(seconds=sum(seconds.values()) + 1, peak_bytes=1, exit_code=0)
+    return run.Case(size, "csv", 1, 1, audit=[audit], stages=[stages])
+
+
+def test_each_rule_is_judged_on_its_growth_from_1m_to_10m():
+    """The worst rule stage long enough at 1M to judge decides the near-linear target;
+    load stages and stages too short at 1M are shown but not judged."""
+    one = {
+        "load: store claims": 1.0,
+        "flag: derived code_day_units": 1.0,
+        "flag: UNITS_OVERBILLED": 0.5,
+        "flag: KX_MEDICAL_REVIEW": 0.01,
+    }
+    ten = {
+        "load: store claims": 20.0,
+        "flag: derived code_day_units": 11.0,
+        "flag: UNITS_OVERBILLED": 6.25,
+        "flag: KX_MEDICAL_REVIEW": 0.5,
+    }
+    cases = [_timed_case("1m", one), _timed_case("10m", ten)]
+    target, measured, verdict = run._rule_growth_target(cases, "csv")
+    assert "(csv)" in target
+    assert measured.startswith("worst UNITS_OVERBILLED 12.50x (2 stages")
+    assert verdict == "NOT met"
+    ten["flag: UNITS_OVERBILLED"] = 6.0
+    cases = [_timed_case("1m", one), _timed_case("10m", ten)]
+    assert run._rule_growth_target(cases, "csv")[1:] == (
+        f"worst UNITS_OVERBILLED 12.00x (2 stages of at least {run.JUDGED_STAGE_SECONDS} s at 1M)",
+        "met",
+    )
+    assert run._rule_growth_target(cases, "parquet")[1] == "n/a"
+    stage_rows = run._stage_table(cases)
+    assert stage_rows[0].endswith("| 10m/1m csv |")
+    assert "| load: store claims | 1.00 | 20.00 | 20.00x |" in stage_rows
+
+
 def test_the_practice_has_the_lines_asked_for_and_every_case(bench_data: Path):
     manifest = json.loads((bench_data / "manifest.json").read_text())
     assert manifest["chunks"] == 3
