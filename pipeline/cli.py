@@ -12,7 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-from pipeline import logs, progress, run
+from pipeline import logs, machine, progress, run
 from pipeline.config import load_config
 from pipeline.errors import UsageError, out_of_room
 from pipeline.scope import Scope
@@ -24,6 +24,7 @@ DEFAULT_DB = Path("ptaudit.duckdb")
 
 
 def main(argv: list[str] | None = None) -> int:
+    machine.without_huge_pages()
     args = _parser().parse_args(argv)
     logs.configure(quiet=args.quiet, as_json=args.log_json)
     progress.configure(quiet=args.quiet, as_json=args.log_json)
