@@ -99,7 +99,9 @@ def test_building_the_derived_tables_a_share_of_patients_at_a_time_changes_nothi
     config = tmp_path / "shares.toml"
     config.write_text("[store]\npartition_rows = 80\n")
     args = ["audit", "--claims", str(SAMPLE / "claims.csv")]
-    args += ["--timelogs", str(SAMPLE / "timelogs.csv"), "--db", str(tmp_path / "s.duckdb")]
+    # A store's name that must be quoted in SQL: the shares read its time segments by it.
+    store = tmp_path / 'the "odd" store.duckdb'
+    args += ["--timelogs", str(SAMPLE / "timelogs.csv"), "--db", str(store)]
     assert main([*args, "--out", str(tmp_path / "out"), "--config", str(config), "--quiet"]) == 0
     lines = read(SAMPLE / "claims.csv").height
     assert lines > 6 * 80, "the sample no longer spans seven shares"
