@@ -28,6 +28,6 @@ def without_huge_pages() -> None:
     if sys.platform != "linux":
         return
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)
+        ctypes.CDLL(None).prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)
     except (OSError, AttributeError):
         return

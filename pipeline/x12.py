@@ -130,6 +130,11 @@ def _without_line_breaks(text: str, terminator: str) -> str:
     return text
 
 
+def _split(text: str, terminator: str) -> pl.Series:
+    segments = pl.Series("segment", [text]).str.split(terminator).explode()
+    return segments.filter(segments != "")
+
+
 def _segments(path: Path) -> Iterator[tuple[Delimiters, int, pl.Series]]:
     """The file's segments a chunk at a time: (delimiters, number of the first, segments).
 
@@ -361,11 +366,6 @@ class _Envelopes:
 
     def reject(self, first: int, last: int, column: str, value: str, reason: str) -> None:
         self.rejected.append(Rejected(first, last, column, value, reason))
-
-
-def _split(text: str, terminator: str) -> pl.Series:
-    segments = pl.Series("segment", [text]).str.split(terminator).explode()
-    return segments.filter(segments != "")
 
 
 def _mismatch(trailer: str, header: str, control: str) -> str:
