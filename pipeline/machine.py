@@ -23,7 +23,7 @@ def without_huge_pages() -> None:
     huge pages (allowed where asked for, the kernel's usual setting) faulting it back in
     went through compaction: system time grew share after share, to a fifth of the flag
     stage's CPU time at 10M lines. Without them that stage took 59 and 62 s, against 67
-    and 70 s (README, "Scale"). Elsewhere, or if the call fails, nothing changes.
+    and 70 s (bench/HISTORY.md, ac4fa52). Elsewhere, or if the call fails, nothing changes.
     """
     if sys.platform != "linux":
         return
