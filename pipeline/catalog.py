@@ -32,7 +32,7 @@ class Rule:
     # A table of the run's claim lines the rule cannot judge (e.g. no time logs that day).
     unjudged: str | None
     # The rule compares patients with one another (one provider's patients), so it runs
-    # once over every patient, not share by share (pipeline/audit.py).
+    # once over every patient, not share by share (pipeline/shares.py).
     across_patients: bool
     payer_profiles: tuple[str, ...]
     params: dict[str, Any]

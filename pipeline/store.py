@@ -161,7 +161,7 @@ ALTER TABLE runs ADD COLUMN IF NOT EXISTS scope VARCHAR;
 -- deletes anything: history stays in claim_lines. Only amended claims have versions
 -- to rank ('8' > '7' > '1' as text), so the view is one filtered scan of claim_lines
 -- joined to that short list, cheap enough to read once per share of patients when the
--- derived tables are built (pipeline/audit.py).
+-- derived tables are built (pipeline/shares.py).
 -- Of a run's scope claims only (scope_run_id; NULL: every claim): a claim's versions
 -- share its id, so the claims are picked first, which costs a night's report a fraction
 -- of working out the whole store's lines and then picking. (lines is not materialized:
@@ -190,7 +190,7 @@ CREATE OR REPLACE VIEW audited_claim_lines AS FROM claim_lines_in_force(NULL);
 # Before staging moved to Parquet files (pipeline/staging.py), a load staged its rows in
 # tables of the store named so; a store such a load was killed in still holds them.
 OLD_STAGING_PREFIX = "staged_"
-# Before the rules ran a share of patients at a time in memory (pipeline/audit.py), flag
+# Before the rules ran a share of patients at a time in memory (pipeline/shares.py), flag
 # built a large store's derived tables in a scratch database beside it; a killed flag
 # left it behind.
 OLD_SCRATCH_SUFFIXES = (".work", ".work.wal")
@@ -396,7 +396,7 @@ def upsert(
 
     A row identical to the stored one is left alone, so loading an export twice adds
     nothing. New rows are stored in patient order: flag reads the store a range of
-    patient ids at a time (pipeline/audit.py), and DuckDB then skips the row groups
+    patient ids at a time (pipeline/shares.py), and DuckDB then skips the row groups
     outside the range. The caller owns the transaction.
     """
     columns = [name for name, *_ in con.execute(f"DESCRIBE {staged}").fetchall()]

@@ -10,7 +10,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from pipeline import audit
+from pipeline import shares
 from tests.conftest import DAY, OT_NPI, PT_NPI, PTA_NPI, back_to_back, claim, segment, write_csv
 
 MY_RULES = ("OVERLAP_SAME_PATIENT", "OVERLAP_ONE_ON_ONE", "IMPOSSIBLE_DAY")
@@ -330,7 +330,7 @@ def test_patients_audited_in_different_shares_are_still_compared(tmp_path, audit
     assert "flag: share inputs" in {t["stage"] for t in outputs.summary["timings"]}
     (overlap,) = whole["OVERLAP_ONE_ON_ONE"]
     with duckdb.connect(str(outputs.db), read_only=True) as con:
-        ranges = audit.patient_ranges(con, 12)
+        ranges = shares.patient_ranges(con, 12)
     # A patient's share: how many of the ranges after the first start at or below its id.
     first, second = (sum(low <= p for low, _ in ranges[1:]) for p in patients(overlap))
     assert first != second, "the overlapping patients no longer fall in different shares"
