@@ -25,7 +25,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline import machine, x12
+from pipeline import machine, x12, x12_segments
 from pipeline.columns import MODIFIER_COLUMNS, InputKind
 from pipeline.errors import UsageError
 
@@ -82,7 +82,7 @@ def read_inputs(files: list[tuple[Path, InputKind]], mapping: dict[str, str]) ->
 def read_input(path: Path, kind: InputKind, mapping: dict[str, str], checksum: str) -> RawInput:
     with path.open("rb") as fh:
         head = fh.read(4096)
-    if x12.starts_interchange(head):
+    if x12_segments.starts_interchange(head):
         return _x12_input(path, kind, checksum)
     frame = _scan(path, head)
     headers = frame.collect_schema().names()
@@ -132,8 +132,8 @@ def _x12_input(path: Path, kind: InputKind, checksum: str) -> RawInput:
     if kind.name != "claims":
         raise UsageError(f"{path}: an X12 837P file holds claims, not {kind.name}")
     try:
-        x12.check_header(path)
-    except x12.NotX12Error as exc:
+        x12_segments.check_header(path)
+    except x12_segments.NotX12Error as exc:
         raise UsageError(f"{path}: not a readable X12 file: {exc}") from None
 
     def batches(rows: int, spill: Path) -> Iterator[pl.DataFrame]:
@@ -141,7 +141,7 @@ def _x12_input(path: Path, kind: InputKind, checksum: str) -> RawInput:
             for lines in x12.read_lines(path, rows, spill):
                 if lines.height:
                     yield _x12_rows(lines.lazy(), path, kind).collect()
-        except x12.NotX12Error as exc:
+        except x12_segments.NotX12Error as exc:
             raise UsageError(f"{path}: not a readable X12 file: {exc}") from None
 
     empty = _x12_rows(pl.LazyFrame(schema=x12.SCHEMA), path, kind)

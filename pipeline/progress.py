@@ -18,7 +18,7 @@ from typing import TextIO
 
 import polars as pl
 
-from pipeline import x12
+from pipeline import x12_segments
 from pipeline.ingest import PARQUET_MAGIC
 
 # Drawn from the start of the line, the rest of the old line erased (VT100, which
@@ -102,7 +102,7 @@ def _rows_in(path: Path) -> int | None:
         head = fh.read(4096)
         if head.startswith(PARQUET_MAGIC):
             return pl.scan_parquet(path).select(pl.len()).collect().item()
-        if x12.starts_interchange(head):
+        if x12_segments.starts_interchange(head):
             return None
         fh.seek(0)
         lines, last = 0, b""

@@ -6,9 +6,10 @@ component and segment separators; line breaks between segments or not), so memor
 a chunk and one batch of lines, never a file. It reads what the audit needs and checks
 what could make that wrong; it is not a full implementation-guide validator.
 
-A file is read twice. The first pass checks the envelopes (ISA/IEA, GS/GE, ST/SE:
-counts, control numbers, the transaction set being 837P 005010X222A1), since a trailer
-that condemns its envelope comes after the lines it holds. The second pass maps each
+A file is read twice. The first pass splits the text into segments
+(pipeline/x12_segments.py) and checks the envelopes (ISA/IEA, GS/GE, ST/SE: counts,
+control numbers, the transaction set being 837P 005010X222A1; pipeline/x12_envelopes.py),
+since a trailer that condemns its envelope comes after the lines it holds. The second pass maps each
 service line (loop 2400) to a canonical row:
 
     claim_id          CLM01                  claim_frequency   CLM05-3
@@ -51,18 +52,10 @@ from pathlib import Path
 import polars as pl
 
 from pipeline.columns import CLAIMS
+from pipeline.x12_envelopes import ENVELOPE_TAGS, Envelopes, Rejected
+from pipeline.x12_segments import Delimiters, read_segments
 
 log = logging.getLogger(__name__)
-
-TRANSACTION = "837"
-VERSION = "005010X222A1"
-ISA_LENGTH = 106
-# ISA01..ISA16 have fixed widths; the last is the component separator.
-ISA_WIDTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
-CHUNK_CHARS = 1 << 23
-LEADING = "\ufeff \t\r\n"
-PADDING = [""] * 13  # added to each segment's elements, so an omitted one reads as ""
-ENVELOPE_TAGS = ("ISA", "IEA", "GS", "GE", "ST", "SE")
 
 # The columns of the frames read_lines yields, besides the canonical ones.
 SEGMENT = "segment"
@@ -78,310 +71,6 @@ SCHEMA = {
     PROBLEM_VALUE: pl.String,
     PROBLEM_REASON: pl.String,
 }
-
-
-class NotX12Error(ValueError):
-    """The file starts like an interchange but its ISA header cannot be read."""
-
-
-def starts_interchange(head: bytes) -> bool:
-    return head.lstrip(LEADING.encode()).lstrip(b"\xef\xbb\xbf").startswith(b"ISA")
-
-
-@dataclass(frozen=True)
-class Delimiters:
-    element: str
-    component: str
-    segment: str
-
-    @classmethod
-    def of(cls, isa: str, at: int) -> Delimiters:
-        """The delimiters an ISA header (its first 106 characters) declares."""
-        problem = _isa_problem(isa)
-        if problem:
-            raise NotX12Error(f"the ISA header at segment {at} cannot be read: {problem}")
-        return cls(element=isa[3], component=isa[104], segment=isa[105])
-
-
-def _isa_problem(isa: str) -> str | None:
-    if len(isa) < ISA_LENGTH:
-        return f"it is {len(isa)} characters long, not {ISA_LENGTH}"
-    element, component, segment = isa[3], isa[104], isa[105]
-    if len({element, component, segment}) < 3 or any(
-        c.isalnum() or c == " " for c in (element, component, segment)
-    ):
-        return (
-            f"separators {element!r}, {component!r}, {segment!r} (ISA positions 4, 105, 106) "
-            "are not three distinct non-alphanumeric characters"
-        )
-    widths = tuple(len(e) for e in isa[4:105].split(element))
-    if widths != ISA_WIDTHS:
-        return f"its 16 elements do not have the fixed widths {'/'.join(map(str, ISA_WIDTHS))}"
-    return None
-
-
-# ----------------------------------------------------------------------------- segments
-
-
-def _without_line_breaks(text: str, terminator: str) -> str:
-    for line_break in "\r\n":
-        if line_break != terminator:
-            text = text.replace(line_break, "")
-    return text
-
-
-def _split(text: str, terminator: str) -> pl.Series:
-    segments = pl.Series("segment", [text]).str.split(terminator).explode()
-    return segments.filter(segments != "")
-
-
-def _segments(path: Path) -> Iterator[tuple[Delimiters, int, pl.Series]]:
-    """The file's segments a chunk at a time: (delimiters, number of the first, segments).
-
-    Each interchange is split with the delimiters of its own ISA header. Line breaks
-    around segments are dropped (they are not X12 data unless they are the terminator),
-    and so are blank pieces: they are no segments and take no number.
-    """
-    number = 0
-    delimiters: Delimiters | None = None
-    buffer, eof, short = "", False, True
-    with path.open("r", encoding="utf-8", errors="replace", newline="") as fh:
-        while True:
-            if not eof and (short or len(buffer) < CHUNK_CHARS):
-                more = fh.read(CHUNK_CHARS)
-                eof, short = not more, False
-                buffer += more
-                continue
-            start = buffer.lstrip(LEADING)
-            if not start:
-                return
-            if start.startswith("ISA"):
-                if len(start) <= ISA_LENGTH and not eof:
-                    short = True  # read on: the header is cut by the end of the chunk
-                    continue
-                delimiters = Delimiters.of(start[:ISA_LENGTH], number + 1)
-                buffer = start
-            elif delimiters is None:
-                raise NotX12Error("it does not start with an ISA header")
-            piece, buffer = _through_interchange(buffer, delimiters, eof)
-            # No whole segment yet (one longer than a chunk): read on before splitting.
-            short = not piece
-            segments = _split(_without_line_breaks(piece, delimiters.segment), delimiters.segment)
-            yield delimiters, number + 1, segments
-            number += len(segments)
-
-
-def _through_interchange(text: str, d: Delimiters, eof: bool) -> tuple[str, str]:
-    """(what can be split now, the rest): up to the end of the IEA segment if the text
-    holds one, else up to the last whole segment (all of it at the end of the file)."""
-    trailer = _trailer_end(text, d)
-    if trailer:
-        return text[:trailer], text[trailer:]
-    if eof:
-        return text, ""
-    cut = text.rfind(d.segment) + 1
-    return text[:cut], text[cut:]
-
-
-def _trailer_end(text: str, d: Delimiters) -> int | None:
-    """Where the first IEA segment of the text ends (just past its terminator), if it
-    holds a whole one."""
-    found = text.find("IEA" + d.element)
-    while found >= 0:
-        before = text[:found].rstrip("\r\n")
-        if not before or before.endswith(d.segment):
-            end = text.find(d.segment, found)
-            return end + 1 if end >= 0 else None
-        found = text.find("IEA" + d.element, found + 1)
-    return None
-
-
-# ---------------------------------------------------------------------------- envelopes
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """A run of segments rejected whole, with the element that condemned it."""
-
-    first: int
-    last: int
-    column: str
-    value: str
-    reason: str
-
-
-@dataclass
-class _Open:
-    """An envelope read up to here: where it starts, its control number, its children."""
-
-    name: str
-    header: str
-    at: int
-    control: str
-    children: int = 0
-    fault: tuple[str, str, str] | None = None  # column, value, reason
-
-
-class _Envelopes:
-    """The first pass: the envelopes that fail their checks."""
-
-    def __init__(self) -> None:
-        self.rejected: list[Rejected] = []
-        self.isa: _Open | None = None
-        self.gs: _Open | None = None
-        self.st: _Open | None = None
-        self.outside: int | None = None  # the first of a run of segments outside any set
-        self.last = self.end = 0  # the last envelope segment read, the last segment
-
-    def chunk(self, d: Delimiters, kept: pl.DataFrame, end: int) -> None:
-        """The envelope segments among a chunk's `kept` ones (segment, kind, text), the
-        chunk's last segment being `end`."""
-        # Envelope segments are a few in a thousand, and only they are read one by one;
-        # the others matter only as a run between two of them.
-        envelope = kept.filter(pl.col("kind").is_in(ENVELOPE_TAGS)).select("segment", "text")
-        for number, segment in envelope.iter_rows():
-            elements = segment.split(d.element)
-            if elements[0] not in ENVELOPE_TAGS:
-                continue  # a kind read by its first three characters: "ISAX" is no ISA
-            self.between(self.last, number)
-            self.control(elements + PADDING, number)
-            self.last = number
-        self.end = end
-
-    def end_of_file(self) -> list[Rejected]:
-        """The envelopes rejected, once every chunk is read."""
-        self.between(self.last, self.end + 1)
-        self.stray(self.end + 1)
-        for envelope, tag in ((self.st, "SE"), (self.gs, "GE"), (self.isa, "IEA")):
-            if envelope:
-                self.unclosed(envelope, self.end, tag)
-        return _outermost(self.rejected)
-
-    def between(self, last: int, number: int) -> None:
-        """The segments between two envelope segments are outside any transaction set
-        if no set is open there."""
-        if number > last + 1 and self.st is None and self.outside is None:
-            self.outside = last + 1
-
-    def control(self, el: list[str], number: int) -> None:
-        handler = {
-            "ISA": self.isa_,
-            "IEA": self.iea,
-            "GS": self.gs_,
-            "GE": self.ge,
-            "ST": self.st_,
-            "SE": self.se,
-        }[el[0]]
-        handler(el, number)
-
-    def stray(self, number: int) -> None:
-        """Segments outside any transaction set end where the next envelope begins."""
-        if self.outside is not None:
-            where = "an interchange" if self.isa is None else "a transaction set"
-            self.reject(self.outside, number - 1, "segment", "", f"segments outside {where}")
-            self.outside = None
-
-    def isa_(self, el: list[str], number: int) -> None:
-        self.stray(number)
-        if self.isa:
-            self.unclosed(self.isa, number - 1, "IEA")
-        self.isa = _Open("interchange", "ISA", number, el[13])
-
-    def gs_(self, el: list[str], number: int) -> None:
-        self.stray(number)
-        if self.gs:
-            self.unclosed(self.gs, number - 1, "GE")
-        self.gs = _Open("functional group", "GS", number, el[6])
-        if self.isa:
-            self.isa.children += 1
-        if el[8] != VERSION:
-            self.gs.fault = ("GS08", el[8], f"the group's version is not {VERSION}")
-
-    def st_(self, el: list[str], number: int) -> None:
-        self.stray(number)
-        if self.st:
-            self.unclosed(self.st, number - 1, "SE")
-        self.st = _Open("transaction set", "ST", number, el[2])
-        if self.gs:
-            self.gs.children += 1
-        if el[1] != TRANSACTION:
-            self.st.fault = ("ST01", el[1], f"not an 837 claim (ST01 is {el[1]!r})")
-        elif el[3] not in ("", VERSION):
-            self.st.fault = ("ST03", el[3], f"not 837P {VERSION}")
-
-    def se(self, el: list[str], number: int) -> None:
-        if self.st is None:
-            self.reject(number, number, "SE02", el[2], "SE without an ST before it")
-            return
-        st, self.st = self.st, None
-        count = number - st.at + 1
-        if st.fault:
-            self.close(st, number, *st.fault)
-        elif el[1] != str(count):
-            self.close(st, number, "SE01", el[1], f"SE01 counts {el[1]} segments, "
-                       f"the set has {count}")  # fmt: skip
-        elif el[2] != st.control:
-            self.close(st, number, "SE02", el[2], _mismatch("SE02", "ST02", st.control))
-
-    def ge(self, el: list[str], number: int) -> None:
-        self.trailer(el, number, "gs", "GE", "transaction sets")
-
-    def iea(self, el: list[str], number: int) -> None:
-        self.trailer(el, number, "isa", "IEA", "functional groups")
-
-    def trailer(self, el: list[str], number: int, which: str, tag: str, children: str) -> None:
-        self.stray(number)
-        if which == "isa" and self.gs:
-            self.unclosed(self.gs, number - 1, "GE")
-            self.gs = None
-        if self.st:
-            self.unclosed(self.st, number - 1, "SE")
-            self.st = None
-        envelope: _Open | None = getattr(self, which)
-        if envelope is None:
-            self.reject(number, number, f"{tag}02", el[2], f"{tag} without its header")
-            return
-        setattr(self, which, None)
-        header_control = f"{envelope.header}{'13' if tag == 'IEA' else '06'}"
-        if envelope.fault:
-            self.close(envelope, number, *envelope.fault)
-        elif el[1] != str(envelope.children):
-            self.close(
-                envelope, number, f"{tag}01", el[1],
-                f"{tag}01 counts {el[1]} {children}, there are {envelope.children}",
-            )  # fmt: skip
-        elif el[2] != envelope.control:
-            self.close(
-                envelope, number, f"{tag}02", el[2],
-                _mismatch(f"{tag}02", header_control, envelope.control),
-            )  # fmt: skip
-
-    def unclosed(self, envelope: _Open, last: int, tag: str) -> None:
-        self.close(envelope, last, tag, "", f"no {tag} closes it (the file cut short?)")
-
-    def close(self, envelope: _Open, last: int, column: str, value: str, reason: str) -> None:
-        where = f"{envelope.name} {envelope.header} {envelope.control}"
-        where += f" (segments {envelope.at}-{last})"
-        self.reject(envelope.at, last, column, value, f"{where} rejected: {reason}")
-
-    def reject(self, first: int, last: int, column: str, value: str, reason: str) -> None:
-        self.rejected.append(Rejected(first, last, column, value, reason))
-
-
-def _mismatch(trailer: str, header: str, control: str) -> str:
-    return f"{trailer} does not match {header} ({control})"
-
-
-def _outermost(rejected: list[Rejected]) -> list[Rejected]:
-    """Disjoint runs: an envelope rejected inside a rejected envelope takes its reason."""
-    kept: list[Rejected] = []
-    for run in sorted(rejected, key=lambda r: (r.first, -r.last)):
-        if not kept or run.first > kept[-1].last:
-            kept.append(run)
-    return kept
-
-
-# ------------------------------------------------------------------------------ claims
 
 
 # The segments the second pass reads, by their first three characters (with the element
@@ -426,10 +115,10 @@ class _Context:
 def _first_pass(path: Path, folder: Path) -> tuple[list[Rejected], list[tuple[Delimiters, Path]]]:
     """The envelopes rejected; and the segments the second pass reads, kept in `folder`
     a file per chunk, so the file is split into segments once."""
-    envelopes = _Envelopes()
+    envelopes = Envelopes()
     chunks = []
     folder.mkdir(parents=True, exist_ok=True)
-    for number, (d, first, segments) in enumerate(_segments(path)):
+    for number, (d, first, segments) in enumerate(read_segments(path)):
         kept = (
             segments.to_frame("text")
             .with_row_index("segment", offset=first)
@@ -995,10 +684,3 @@ def batch_ends(claims: pl.Series, rows: int) -> Iterator[int]:
     while end < claims.len():
         end = ends[min(ends.search_sorted(end + rows - 1), ends.len() - 1)] + 1
         yield end
-
-
-def check_header(path: Path) -> None:
-    """Raise NotX12Error now if the file's first ISA header cannot be read."""
-    with path.open("r", encoding="utf-8", errors="replace", newline="") as fh:
-        head = fh.read(4096).lstrip(LEADING)
-    Delimiters.of(head[:ISA_LENGTH], 1)

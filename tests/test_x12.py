@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from bench.x12 import BILLING_NPI, Separators, Written, write_837p
-from pipeline import x12
+from pipeline import x12, x12_segments
 from pipeline.columns import CLAIMS
 from tests.conftest import (
     OT_NPI,
@@ -185,7 +185,7 @@ def test_each_837p_element_lands_in_its_canonical_column(tmp_path):
 def test_batches_keep_claims_whole_and_read_across_chunks(tmp_path, monkeypatch):
     edi = tmp_path / "claims.837"
     write(edi, ROWS, separators=Separators(newline=False))
-    monkeypatch.setattr(x12, "CHUNK_CHARS", 64)  # many chunks, segments cut across them
+    monkeypatch.setattr(x12_segments, "CHUNK_CHARS", 64)  # many chunks, segments cut across them
     batches = [b for b in x12.read_lines(edi, 3, tmp_path / "spill") if b.height]
     assert sum(b.height for b in batches) == len(ROWS)
     assert [b.height for b in batches] == [4, 4, 2]  # a batch ends after a whole claim
@@ -203,7 +203,7 @@ def test_interchanges_with_their_own_delimiters_read_as_each_alone(tmp_path, mon
     ]
     edi = tmp_path / "claims.837"
     edi.write_text("".join(texts), encoding="utf-8")
-    monkeypatch.setattr(x12, "CHUNK_CHARS", 200)
+    monkeypatch.setattr(x12_segments, "CHUNK_CHARS", 200)
     lines = pl.concat(x12.read_lines(edi, 3, tmp_path / "spill"))
     assert lines.get_column(x12.PROBLEM_REASON).null_count() == len(ROWS)
     expected = frame(ROWS).select("claim_id", "cpt_code", "modifiers", "patient_id")
@@ -226,7 +226,7 @@ def test_a_file_read_in_small_pieces_gives_the_rows_read_whole(tmp_path, monkeyp
     edi = tmp_path / "claims.837"
     edi.write_text(rejections_text(), encoding="utf-8")
     whole = pl.concat(x12.read_lines(edi, 1000, tmp_path / "spill"))
-    monkeypatch.setattr(x12, "CHUNK_CHARS", 64)  # a piece for about every segment
+    monkeypatch.setattr(x12_segments, "CHUNK_CHARS", 64)  # a piece for about every segment
     with caplog.at_level(logging.INFO, logger="pipeline.x12"):
         batches = [b for b in x12.read_lines(edi, 3, tmp_path / "spill") if b.height]
     assert pl.concat(batches).equals(whole)
