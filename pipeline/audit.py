@@ -29,11 +29,11 @@ from pipeline.timing import StageTimer
 log = logging.getLogger(__name__)
 
 DERIVED_DIR = RULES_DIR / "derived"
-# A large store is audited a share of its patients at a time (a range of patient ids):
-# each share's derived tables and rules then fit in memory, where the whole store's
-# would spill (or, written to a file, be read back compressed). The rules that compare
-# patients with one another (`across_patients` in the catalog) run once, after the
-# shares, on the store's own tables (pipeline/shares.py).
+# A large store is audited a share of its patients at a time (a range of patient ids,
+# pipeline/shares.py): each share's derived tables and rules then fit in memory, where
+# the whole store's would spill (or, written to a file, be read back compressed). The
+# rules that compare patients with one another (`across_patients` in the catalog) run
+# once, after the shares, on the store's own tables.
 #
 # The derived tables that read across patients (every other one joins on the patient):
 # built once, before the shares.
