@@ -102,32 +102,33 @@ class Envelopes:
             self.outside = None
 
     def isa_(self, el: list[str], number: int) -> None:
-        self.stray(number)
-        if self.isa:
-            self.unclosed(self.isa, number - 1, "IEA")
-        self.isa = _Open("interchange", "ISA", number, el[13])
+        self.begin("isa", _Open("interchange", "ISA", number, el[13]), "IEA")
 
     def gs_(self, el: list[str], number: int) -> None:
-        self.stray(number)
-        if self.gs:
-            self.unclosed(self.gs, number - 1, "GE")
-        self.gs = _Open("functional group", "GS", number, el[6])
-        if self.isa:
-            self.isa.children += 1
+        gs = self.begin("gs", _Open("functional group", "GS", number, el[6]), "GE", "isa")
         if el[8] != VERSION:
-            self.gs.fault = ("GS08", el[8], f"the group's version is not {VERSION}")
+            gs.fault = ("GS08", el[8], f"the group's version is not {VERSION}")
 
     def st_(self, el: list[str], number: int) -> None:
-        self.stray(number)
-        if self.st:
-            self.unclosed(self.st, number - 1, "SE")
-        self.st = _Open("transaction set", "ST", number, el[2])
-        if self.gs:
-            self.gs.children += 1
+        st = self.begin("st", _Open("transaction set", "ST", number, el[2]), "SE", "gs")
         if el[1] != TRANSACTION:
-            self.st.fault = ("ST01", el[1], f"not an 837 claim (ST01 is {el[1]!r})")
+            st.fault = ("ST01", el[1], f"not an 837 claim (ST01 is {el[1]!r})")
         elif el[3] not in ("", VERSION):
-            self.st.fault = ("ST03", el[3], f"not 837P {VERSION}")
+            st.fault = ("ST03", el[3], f"not 837P {VERSION}")
+
+    def begin(self, which: str, envelope: _Open, trailer: str, parent: str | None = None) -> _Open:
+        """`envelope` opened as the `which` (isa, gs or st), one more child of the open
+        `parent` envelope: a run of segments outside any set ends before it, and an
+        envelope of its kind still open was never closed by its `trailer`."""
+        self.stray(envelope.at)
+        still_open: _Open | None = getattr(self, which)
+        if still_open:
+            self.unclosed(still_open, envelope.at - 1, trailer)
+        setattr(self, which, envelope)
+        around: _Open | None = getattr(self, parent) if parent else None
+        if around:
+            around.children += 1
+        return envelope
 
     def se(self, el: list[str], number: int) -> None:
         if self.st is None:
