@@ -61,7 +61,7 @@ from bench import night
 from bench.cases import PLANTED_CASES
 from bench.scale import CHECK_LIMIT, SIZES, generator_fingerprint, parse_size
 from bench.synth import DEFAULT_SEED
-from bench.x12 import Separators, write_837p
+from bench.x12 import write_837p
 from pipeline.x12 import batch_ends
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -205,7 +205,7 @@ def write_837p_files(folder: Path, path: Path) -> None:
             written = write_837p(part)
             out.write(written.text)
             segments.append(pl.Series(written.line_segments) + written_segments)
-            written_segments += written.text.count(Separators().segment)
+            written_segments += written.segments
     pl.DataFrame(
         {
             "row_number": pl.int_range(1, rows.height + 1, eager=True),

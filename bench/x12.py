@@ -43,9 +43,11 @@ class Separators:
 
 @dataclass
 class Written:
-    """One file's text and, for each input row in order, its LX segment's number."""
+    """One file's text, how many segments it holds, and for each input row in order its
+    LX segment's number."""
 
     text: str
+    segments: int = 0
     line_segments: list[int] = field(default_factory=list)
 
 
@@ -64,7 +66,7 @@ def write_837p(
     for number in range(1, interchanges + 1):
         start = (number - 1) * per_interchange
         writer.interchange(number, claims[start : start + per_interchange], claims_per_transaction)
-    return Written(writer.text(), writer.line_segments)
+    return Written(writer.text(), len(writer.segments), writer.line_segments)
 
 
 @dataclass
