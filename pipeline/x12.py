@@ -8,9 +8,9 @@ what could make that wrong; it is not a full implementation-guide validator.
 
 A file is read twice. The first pass splits the text into segments
 (pipeline/x12_segments.py) and checks the envelopes (ISA/IEA, GS/GE, ST/SE: counts,
-control numbers, the transaction set being 837P 005010X222A1; pipeline/x12_envelopes.py),
-since a trailer that condemns its envelope comes after the lines it holds. The second pass maps each
-service line (loop 2400) to a canonical row:
+control numbers, the transaction set being 837P 005010X222A1;
+pipeline/x12_envelopes.py), since a trailer that condemns its envelope comes after the
+lines it holds. The second pass maps each service line (loop 2400) to a canonical row:
 
     claim_id          CLM01                  claim_frequency   CLM05-3
     place_of_service  SV105, else CLM05-1    patient_id        2010CA (NM109 or REF*1W),
@@ -463,17 +463,11 @@ def _service(sv1: pl.DataFrame, d: Delimiters) -> tuple[pl.DataFrame, pl.DataFra
     checks = _sv1_checks(d)
     # Which check an SV1 fails first, a number where most fail none; the problem's text
     # is made only for those that fail one.
-    failed = pl.when(checks[0][0]).then(0)
-    for i, (fails, *_) in enumerate(checks[1:], start=1):
-        failed = failed.when(fails).then(i)
-    sv1 = sv1.with_columns(failed=failed)
+    sv1 = sv1.with_columns(failed=_first_case([(fails, i) for i, (fails, *_) in enumerate(checks)]))
     which = pl.col("failed")
 
     def text(part: int) -> pl.Expr:
-        chosen = pl.when(which == 0).then(checks[0][part])
-        for i, check in enumerate(checks[1:], start=1):
-            chosen = chosen.when(which == i).then(check[part])
-        return chosen
+        return _first_case([(which == i, check[part]) for i, check in enumerate(checks)])
 
     problems = sv1.filter(which.is_not_null()).select(
         "claim",
@@ -492,6 +486,15 @@ def _service(sv1: pl.DataFrame, d: Delimiters) -> tuple[pl.DataFrame, pl.DataFra
         pointers=_element(7),
     )
     return assigned, problems
+
+
+def _first_case(cases: list[tuple[pl.Expr, int | pl.Expr]]) -> pl.Expr:
+    """The value of the first case whose condition holds, null where none does."""
+    (condition, value), *rest = cases
+    chosen = pl.when(condition).then(value)
+    for condition, value in rest:
+        chosen = chosen.when(condition).then(value)
+    return chosen
 
 
 def _sv1_checks(d: Delimiters) -> list[tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr]]:
