@@ -75,7 +75,9 @@ found_text AS (
     ) AS line_modifiers
     GROUP BY claim_id, line_number
 ),
--- The minutes each discipline logged, for the flagged lines' code-days.
+-- The minutes each discipline logged, for the flagged lines' code-days: a semi-join on
+-- the few flagged lines, since DuckDB cannot tell how few they are and for an inner join
+-- hashed every segment.
 logged AS (
     SELECT
         s.patient_id,
@@ -85,9 +87,8 @@ logged AS (
         r.modifier,
         CAST(FLOOR(SUM(s.duration_seconds) / 60) AS INTEGER) AS minutes
     FROM time_segments AS s
+    SEMI JOIN flagged_lines USING (patient_id, service_date, cpt_code)
     JOIN role_modifiers AS r ON r.role = s.provider_role
-    JOIN (SELECT DISTINCT patient_id, service_date, cpt_code FROM flagged_lines) AS k
-        USING (patient_id, service_date, cpt_code)
     GROUP BY s.patient_id, s.service_date, s.cpt_code, r.discipline, r.modifier
 ),
 logged_summary AS (

@@ -114,7 +114,9 @@ first_overlaps AS (
     ) AS ranked
     WHERE overlap_rank = 1
 ),
--- The later code's first line (claim, then line number) for the patient that day.
+-- The later code's first line (claim, then line number) for the patient that day. The
+-- lines are first narrowed to the overlapping days: DuckDB cannot tell how few pairs
+-- there are, and would otherwise hash every claim line to look up none.
 billed_lines AS (
     SELECT patient_id, service_date, cpt_code, claim_id, line_number, payer, units
     FROM (
@@ -131,6 +133,7 @@ billed_lines AS (
                 ORDER BY l.claim_id, l.line_number
             ) AS line_rank
         FROM audited_claim_lines AS l
+        SEMI JOIN overlapping_days USING (patient_id, service_date)
         JOIN first_overlaps AS f
             ON f.patient_id = l.patient_id
             AND f.service_date = l.service_date

@@ -12,9 +12,9 @@ WITH under AS (
     FROM code_day_units
     WHERE unit_basis = 'minutes' AND units_supported > units_billed
 ),
-under_days AS (
-    SELECT DISTINCT patient_id, service_date, discipline FROM under
-),
+-- The totals of the days with a shortfall. Each lookup of a few rows in code_day_units
+-- is a semi-join on the few: DuckDB cannot tell how few they are and would hash every
+-- code-day for an inner join.
 days AS (
     SELECT
         c.patient_id,
@@ -23,7 +23,7 @@ days AS (
         SUM(c.units_supported)
             - SUM(CASE WHEN c.unit_basis = 'minutes' THEN c.units_billed ELSE 0 END) AS missed_units
     FROM code_day_units AS c
-    JOIN under_days USING (patient_id, service_date, discipline)
+    SEMI JOIN under USING (patient_id, service_date, discipline)
     GROUP BY c.patient_id, c.service_date, c.discipline
 ),
 ranked_under AS (
@@ -65,9 +65,8 @@ anchors AS (
         arg_min_null(c.line_number, (c.claim_id, c.line_number)) AS anchor_line_number,
         arg_min_null(c.rendering_npi, (c.claim_id, c.line_number)) AS anchor_npi
     FROM code_day_units AS c
-    JOIN (
-        SELECT DISTINCT patient_id, service_date, discipline FROM found WHERE claim_id IS NULL
-    ) AS unbilled USING (patient_id, service_date, discipline)
+    SEMI JOIN (SELECT * FROM found WHERE claim_id IS NULL) AS unbilled
+        USING (patient_id, service_date, discipline)
     WHERE c.claim_id IS NOT NULL
     GROUP BY c.patient_id, c.service_date, c.discipline
 )
