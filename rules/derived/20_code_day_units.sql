@@ -54,7 +54,9 @@ timed_lines AS (
 ),
 -- The discipline that logged most of a code's minutes for the patient that day (ties:
 -- the first by name), for the few code-days a line's own discipline did not log: the
--- least of structs, an aggregate where a ranking window would sort every code-day.
+-- least of structs, an aggregate where a ranking window would sort every code-day. A
+-- semi-join on those few lines: with an inner join on them, DuckDB misjudged how many
+-- they are in some shares of a 10M store and hashed every line for the join below.
 logged_discipline AS (
     SELECT
         g.patient_id,
@@ -62,11 +64,8 @@ logged_discipline AS (
         g.cpt_code,
         MIN({'fewer_minutes': -g.minutes, 'discipline': g.discipline}).discipline AS discipline
     FROM logged AS g
-    JOIN (
-        SELECT DISTINCT patient_id, service_date, cpt_code
-        FROM timed_lines
-        WHERE own_discipline IS NULL
-    ) AS unmatched USING (patient_id, service_date, cpt_code)
+    SEMI JOIN (SELECT * FROM timed_lines WHERE own_discipline IS NULL) AS unmatched
+        USING (patient_id, service_date, cpt_code)
     GROUP BY g.patient_id, g.service_date, g.cpt_code
 ),
 -- A line is judged in the discipline whose minutes it bills: its GP/GO/GN modifier's
