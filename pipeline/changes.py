@@ -26,24 +26,27 @@ from pipeline.store import first_row, frame
 NEW, STILL_OPEN, NO_LONGER_PRESENT = "new", "still_open", "no_longer_present"
 STATUSES = (NEW, STILL_OPEN, NO_LONGER_PRESENT)
 
+# The runs flagged before the run loaded at $loaded_at.
+EARLIER_RUNS = "SELECT * FROM runs WHERE flagged_at IS NOT NULL AND loaded_at < $loaded_at"
+
 # Each claim and patient-day of the run's scope, with the latest earlier flagged run
-# that covered it. `$earlier` says whether the store holds any earlier flagged run: a
-# first run's baselines are then empty without hashing its whole scope to match nothing
-# (4.3M claims and as many patient-days in a first load of 10M lines, 0.7 s).
+# that covered it. `$earlier` says whether there is any earlier run: a first run's
+# baselines are then empty without hashing its whole scope to match nothing (4.3M
+# claims and as many patient-days in a first load of 10M lines, 0.7 s).
 BASELINES = (
-    """
+    f"""
     CREATE OR REPLACE TEMP TABLE baseline_claims AS
     SELECT s.claim_id, arg_max(s.run_id, r.loaded_at) AS previous_run_id
-    FROM run_scope_claims AS s JOIN runs AS r USING (run_id)
-    WHERE $earlier AND r.flagged_at IS NOT NULL AND r.loaded_at < $loaded_at AND EXISTS (
+    FROM run_scope_claims AS s JOIN ({EARLIER_RUNS}) AS r USING (run_id)
+    WHERE $earlier AND EXISTS (
         SELECT 1 FROM run_scope_claims AS t WHERE t.run_id = $run_id AND t.claim_id = s.claim_id)
     GROUP BY s.claim_id
     """,
-    """
+    f"""
     CREATE OR REPLACE TEMP TABLE baseline_days AS
     SELECT s.patient_id, s.service_date, arg_max(s.run_id, r.loaded_at) AS previous_run_id
-    FROM run_scope_days AS s JOIN runs AS r USING (run_id)
-    WHERE $earlier AND r.flagged_at IS NOT NULL AND r.loaded_at < $loaded_at AND EXISTS (
+    FROM run_scope_days AS s JOIN ({EARLIER_RUNS}) AS r USING (run_id)
+    WHERE $earlier AND EXISTS (
         SELECT 1 FROM run_scope_days AS t WHERE t.run_id = $run_id
             AND t.patient_id = s.patient_id AND t.service_date = s.service_date)
     GROUP BY s.patient_id, s.service_date
@@ -113,9 +116,7 @@ def compare(con: duckdb.DuckDBPyConnection, run_id: str) -> Changes:
     params = {"run_id": run_id}
     (loaded_at,) = first_row(con, "SELECT loaded_at FROM runs WHERE run_id = $run_id", params)
     (earlier,) = first_row(
-        con,
-        "SELECT count(*) > 0 FROM runs WHERE flagged_at IS NOT NULL AND loaded_at < $loaded_at",
-        {"loaded_at": loaded_at},
+        con, f"SELECT count(*) > 0 FROM ({EARLIER_RUNS})", {"loaded_at": loaded_at}
     )
     for sql in BASELINES:
         con.execute(sql, {**params, "loaded_at": loaded_at, "earlier": earlier})
