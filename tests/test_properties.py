@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 import polars as pl
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.cli import main
@@ -89,6 +89,20 @@ def broken(rows: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[st
     return draw_row()
 
 
+TWICE_WRITTEN = {
+    "claim_id": "C1",
+    "line_number": "1",
+    "claim_frequency": None,
+    "patient_id": "P1",
+    "payer": "ACME HEALTH",
+    "rendering_npi": PT_NPI,
+    "service_date": "2025-10-01",
+    "cpt_code": "97110",
+    "modifiers": "GP",
+    "units": "2",
+}
+
+
 def rows_in(rows: list[dict[str, Any]]) -> int:
     """Rows an export holds: a row of only empty cells is a blank line, no row."""
     return sum(any(v not in (None, "") for v in row.values()) for row in rows)
@@ -98,6 +112,8 @@ def rows_in(rows: list[dict[str, Any]]) -> int:
     claim_files=st.lists(st.lists(broken(claim_rows()), max_size=12), min_size=1, max_size=2),
     segments=st.lists(broken(segment_rows()), max_size=12),
 )
+# Two claims files of the same bytes, as the search once found.
+@example(claim_files=[[TWICE_WRITTEN], [TWICE_WRITTEN]], segments=[])
 @AUDITS
 def test_every_row_is_accounted_for_and_the_audit_never_faults(
     claim_files: list[list[dict[str, Any]]], segments: list[dict[str, Any]]
@@ -136,6 +152,13 @@ def check_accounts(tmp: Path, rows_written: dict[str, int]) -> None:
     rejected_rows = rejects.group_by("source_file").agg(pl.col("row_number").n_unique())
     rejected = dict(rejected_rows.iter_rows())
     for source in inputs:
+        if source["status"] == "skipped":
+            # Two random exports can come out byte for byte the same: the copy of a file
+            # this run read is skipped and reads no row (tests/test_nightly.py).
+            read = [s for s in inputs if s["status"] == "loaded"]
+            assert source["sha256"] in {s["sha256"] for s in read}
+            assert source["rows_read"] == 0
+            continue
         assert source["rows_read"] == rows_written[source["file"]]
         assert source["rows_read"] == source["rows_accepted"] + source["rows_rejected"]
         assert source["rows_rejected"] == rejected.get(source["file"], 0)
