@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from pipeline.cli import main
 from pipeline.columns import CLAIMS, TIMELOGS
-from tests.conftest import OT_NPI, PT_NPI, PTA_NPI, csv_bytes
+from tests.conftest import OT_NPI, PT_NPI, PTA_NPI, claim, csv_bytes
 
 # Each example is a real audit on its own DuckDB file: a few seconds apiece on 2 cores.
 AUDITS = settings(
@@ -89,20 +89,6 @@ def broken(rows: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[st
     return draw_row()
 
 
-TWICE_WRITTEN = {
-    "claim_id": "C1",
-    "line_number": "1",
-    "claim_frequency": None,
-    "patient_id": "P1",
-    "payer": "ACME HEALTH",
-    "rendering_npi": PT_NPI,
-    "service_date": "2025-10-01",
-    "cpt_code": "97110",
-    "modifiers": "GP",
-    "units": "2",
-}
-
-
 def rows_in(rows: list[dict[str, Any]]) -> int:
     """Rows an export holds: a row of only empty cells is a blank line, no row."""
     return sum(any(v not in (None, "") for v in row.values()) for row in rows)
@@ -113,7 +99,7 @@ def rows_in(rows: list[dict[str, Any]]) -> int:
     segments=st.lists(broken(segment_rows()), max_size=12),
 )
 # Two claims files of the same bytes, as the search once found.
-@example(claim_files=[[TWICE_WRITTEN], [TWICE_WRITTEN]], segments=[])
+@example(claim_files=[[claim("97110", 2)], [claim("97110", 2)]], segments=[])
 @AUDITS
 def test_every_row_is_accounted_for_and_the_audit_never_faults(
     claim_files: list[list[dict[str, Any]]], segments: list[dict[str, Any]]
@@ -155,8 +141,7 @@ def check_accounts(tmp: Path, rows_written: dict[str, int]) -> None:
         if source["status"] == "skipped":
             # Two random exports can come out byte for byte the same: the copy of a file
             # this run read is skipped and reads no row (tests/test_nightly.py).
-            read = [s for s in inputs if s["status"] == "loaded"]
-            assert source["sha256"] in {s["sha256"] for s in read}
+            assert source["sha256"] in {s["sha256"] for s in inputs if s["status"] == "loaded"}
             assert source["rows_read"] == 0
             continue
         assert source["rows_read"] == rows_written[source["file"]]
